@@ -1,0 +1,3 @@
+"""Hyperion: a meta-scheduler above several Slurm clusters and cloud burst partitions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,226 @@
+"""The site-configuration schema (pydantic). One file describes every site Hyperion places on.
+
+Unknown keys are errors (a typo must not silently change behaviour). Durations accept seconds
+(int) or Slurm time strings ("2:00:00", "1-00:00:00"); memory accepts MiB (int) or "4G".
+See ``site-configs/example-university.toml`` for a commented example.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+_TIME_RE = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+_MEM_RE = re.compile(r"^(\d+)\s*([KMGT]?)i?B?$", re.IGNORECASE)
+
+
+def _duration(value: object) -> object:
+    """Seconds from an int or a Slurm-style time string ("D-HH:MM:SS", "HH:MM:SS", "MM")."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip().upper()
+        if text in {"UNLIMITED", "INFINITE"}:
+            return None
+        m = _TIME_RE.match(text)
+        if not m:
+            raise ValueError(
+                f"{value!r} is not a duration: use seconds (3600) or Slurm time "
+                "('MM', 'HH:MM:SS', 'D-HH:MM:SS', 'UNLIMITED')"
+            )
+        days, a, b, c = m.groups()
+        parts = [int(x) for x in (a, b, c) if x is not None]
+        if days is not None:
+            h, mi, s = (parts + [0, 0, 0])[:3]
+            return int(days) * 86400 + h * 3600 + mi * 60 + s
+        if len(parts) == 1:
+            return parts[0] * 60
+        if len(parts) == 2:
+            return parts[0] * 60 + parts[1]
+        return parts[0] * 3600 + parts[1] * 60 + parts[2]
+    return value
+
+
+def _memory(value: object) -> object:
+    """MiB from an int or a string with a K/M/G/T suffix."""
+    if isinstance(value, str):
+        m = _MEM_RE.match(value.strip())
+        if not m:
+            raise ValueError(f"{value!r} is not a memory size: use MiB (4000) or '4G', '512M'")
+        n, unit = int(m.group(1)), m.group(2).upper()
+        factor = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[unit]
+        return int(n * factor)
+    return value
+
+
+Duration = Annotated[int | None, BeforeValidator(_duration)]
+MemoryMiB = Annotated[int, BeforeValidator(_memory), Field(ge=1)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalAccess(_Strict):
+    """Slurm's CLI on this machine."""
+
+    kind: Literal["local"]
+    slurm_conf: Path | None = Field(None, description="SLURM_CONF for this cluster")
+    bin_dir: Path | None = Field(None, description="directory of sbatch/squeue/...; PATH if unset")
+    submit_as: Literal["runuser", "sudo", "none"] = "runuser"
+    command_timeout_s: float = Field(30.0, gt=0)
+
+
+class SshAccess(_Strict):
+    """Slurm's CLI on a login node reached over SSH (key-based, known host keys only)."""
+
+    kind: Literal["ssh"]
+    host: str
+    port: int = Field(22, ge=1, le=65535)
+    user: str
+    key_file: Path
+    known_hosts: Path
+    slurm_conf: Path | None = Field(None, description="SLURM_CONF on the remote side")
+    bin_dir: Path | None = None
+    submit_as: Literal["runuser", "sudo", "none"] = "sudo"
+    connect_timeout_s: float = Field(10.0, gt=0)
+    command_timeout_s: float = Field(30.0, gt=0)
+    keepalive_s: int = Field(15, ge=0)
+
+
+class RestAccess(_Strict):
+    """slurmrestd (OpenAPI v0.0.38) with JWT authentication.
+
+    Per-user tokens are minted with the cluster's JWT key (``jwt_key_file``, the same file as
+    slurm.conf's ``AuthAltParameters=jwt_key=``), or a fixed token is read from ``token_file``
+    for the single user ``token_user``.
+    """
+
+    kind: Literal["rest"]
+    url: str = Field(pattern=r"^https?://")
+    api_version: Literal["v0.0.38"] = "v0.0.38"
+    jwt_key_file: Path | None = None
+    token_file: Path | None = None
+    token_user: str | None = None
+    token_lifespan_s: int = Field(3600, ge=60)
+    admin_user: str = Field("slurm", description="user for read-only queries")
+    timeout_s: float = Field(10.0, gt=0)
+    verify_tls: bool = True
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> RestAccess:
+        if (self.jwt_key_file is None) == (self.token_file is None):
+            raise ValueError("set exactly one of jwt_key_file or token_file")
+        if self.token_file is not None and not self.token_user:
+            raise ValueError("token_file needs token_user (the Unix user the token is for)")
+        return self
+
+
+AccessConfig = Annotated[LocalAccess | SshAccess | RestAccess, Field(discriminator="kind")]
+
+
+class Prices(_Strict):
+    """What running costs at a site; all in ``currency``."""
+
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+    core_hour: float = Field(0.0, ge=0)
+    gpu_hour: float = Field(0.0, ge=0)
+    node_hour: float = Field(0.0, ge=0, description="cloud nodes: price per powered-up node-hour")
+
+
+class Limits(_Strict):
+    """Caps Hyperion respects when placing on a site."""
+
+    max_pending_jobs: int | None = Field(None, ge=0)
+    max_jobs_per_user: int | None = Field(None, ge=0)
+    max_nodes_per_job: int | None = Field(None, ge=1)
+
+
+class PartitionConfig(_Strict):
+    """One Slurm partition and the shape of its nodes."""
+
+    name: Name
+    slurm_name: str | None = Field(None, description="name on the cluster if it differs")
+    nodes: int = Field(ge=1)
+    cores_per_node: int = Field(ge=1)
+    mem_per_node: MemoryMiB
+    gpus_per_node: int = Field(0, ge=0)
+    gpu_type: str | None = Field(None, description="site-neutral GPU type, e.g. 'a100'")
+    slurm_gpu_type: str | None = Field(None, description="GRES type name on the cluster")
+    max_time: Duration = None
+    default: bool = False
+    preemptible: bool = False
+    priority_tier: int = Field(1, ge=0)
+    cloud: bool = False
+    boot_time: Duration = 0
+    idle_poweroff: Duration = None
+
+    @property
+    def slurm_partition(self) -> str:
+        return self.slurm_name or self.name
+
+    @property
+    def max_time_s(self) -> int | None:
+        return self.max_time
+
+    @model_validator(mode="after")
+    def _gpus(self) -> PartitionConfig:
+        if self.gpus_per_node == 0 and (self.gpu_type or self.slurm_gpu_type):
+            raise ValueError("gpu_type is set but gpus_per_node is 0")
+        return self
+
+
+class SiteConfig(_Strict):
+    """One Slurm cluster (or cloud partition set) Hyperion can place jobs on."""
+
+    name: Name
+    description: str = ""
+    enabled: bool = True
+    access: AccessConfig
+    partitions: list[PartitionConfig] = Field(min_length=1)
+    prices: Prices = Prices()
+    limits: Limits = Limits()
+    carbon_zone: str | None = Field(None, description="Electricity Maps zone id, e.g. 'DE'")
+    account_map: dict[str, str] = Field(default_factory=dict)
+    qos_map: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _partitions(self) -> SiteConfig:
+        names = [p.name for p in self.partitions]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"partition names must be unique, repeated: {', '.join(dupes)}")
+        if sum(p.default for p in self.partitions) > 1:
+            raise ValueError("at most one partition may be default = true")
+        return self
+
+    def partition(self, name: str) -> PartitionConfig | None:
+        """The partition called ``name`` (Hyperion's name), or None."""
+        return next((p for p in self.partitions if p.name == name), None)
+
+    @property
+    def default_partition(self) -> PartitionConfig:
+        return next((p for p in self.partitions if p.default), self.partitions[0])
+
+
+class HyperionConfig(_Strict):
+    """A whole configuration file: the sites and where it was read from."""
+
+    sites: dict[str, SiteConfig]
+    source: Path | None = Field(None, exclude=True)
+
+    def site(self, name: str) -> SiteConfig:
+        """The site called ``name``; a clear error listing the known sites otherwise."""
+        from hyperion.errors import ConfigError
+
+        try:
+            return self.sites[name]
+        except KeyError:
+            known = ", ".join(sorted(self.sites)) or "(none)"
+            raise ConfigError(f"no site named {name!r} in {self.source}; known sites: {known}") from None

@@ -1,0 +1,1 @@
+"""Placement: the Policy interface shared by hyperiond and the simulator, and the policies."""
