@@ -1,0 +1,241 @@
+"""Shared logic of the CLI transports (local and SSH): Slurm commands as argv lists.
+
+Subclasses provide :meth:`CliConnector._exec`, which runs one argv (never through a shell on
+this side; over SSH each word is quoted) with optional stdin and a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from abc import abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hyperion.errors import JobRejected, SiteUnreachable, SlurmCommandError
+from hyperion.sites.base import (
+    JobStatus,
+    PartitionInfo,
+    PreemptionSettings,
+    SiteConnector,
+    SiteInfo,
+    StartEstimate,
+    Submission,
+    SubmitOutcomeUnknown,
+)
+from hyperion.sites.slurm_json import (
+    envelope_errors,
+    key_values,
+    partition_states,
+    queued_jobs,
+    sacct_statuses,
+    scontrol_partitions,
+    squeue_statuses,
+    test_only_estimate,
+)
+from hyperion.types import SiteState
+
+_UNREACHABLE = re.compile(
+    r"Unable to contact slurm controller|Socket timed out|Connection refused|"
+    r"Zero Bytes were transmitted|Communication connection failure|slurm_load_\w+ error",
+    re.IGNORECASE,
+)
+_SBATCH_ERROR = re.compile(r"(?:sbatch: )?error: (?:Batch job submission failed: )?(.*)")
+#: how long the partition configuration is reused between snapshots
+PARTITION_CACHE_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What one command printed and returned."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+
+class CliConnector(SiteConnector):
+    """Slurm through its command-line tools. See :class:`SiteConnector` for the contract."""
+
+    def __init__(
+        self,
+        site: str,
+        *,
+        slurm_conf: str | None,
+        bin_dir: str | None,
+        submit_as: Literal["runuser", "sudo", "none"],
+        timeout_s: float,
+    ) -> None:
+        super().__init__(site)
+        self.slurm_conf = slurm_conf
+        self.bin_dir = bin_dir
+        self.submit_as = submit_as
+        self.timeout_s = timeout_s
+        self._partitions: tuple[float, list[PartitionInfo]] | None = None
+
+    # -- transport ------------------------------------------------------------------------
+    @abstractmethod
+    def _exec(
+        self, argv: list[str], *, stdin: str | None, timeout: float, submitting: bool
+    ) -> CommandResult:
+        """Run argv; raise SiteUnreachable on transport failure or timeout (or
+        SubmitOutcomeUnknown when ``submitting`` and the command may have run)."""
+
+    @abstractmethod
+    def _login_user(self) -> str:
+        """The Unix user commands run as before any user switch."""
+
+    def _argv(self, tool: str, args: Iterable[str], *, user: str | None = None,
+              env: Mapping[str, str] | None = None, utc: bool = True) -> list[str]:
+        """``[become user] env -i VAR=... /path/tool args...``: the job never sees our env."""
+        path = f"{self.bin_dir.rstrip('/')}/{tool}" if self.bin_dir else tool
+        variables = dict(env or {})
+        variables.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+        if self.slurm_conf:
+            variables["SLURM_CONF"] = self.slurm_conf
+        if utc:
+            variables["TZ"] = "UTC"
+        argv = ["env", "-i", *(f"{k}={v}" for k, v in variables.items()), path, *args]
+        return self._become(user) + argv
+
+    def _become(self, user: str | None) -> list[str]:
+        if user is None or user == self._login_user():
+            return []
+        if self.submit_as == "runuser":
+            return ["runuser", "-u", user, "--"]
+        if self.submit_as == "sudo":
+            return ["sudo", "-n", "-u", user, "--"]
+        raise SlurmCommandError(
+            self.site,
+            f"cannot act as user {user!r}: access.submit_as is 'none' and commands run as "
+            f"{self._login_user()!r}",
+            hint="set submit_as = 'sudo' or 'runuser' in the site's [access] table",
+        )
+
+    def _run(self, tool: str, *args: str, stdin: str | None = None, user: str | None = None,
+             env: Mapping[str, str] | None = None, submitting: bool = False,
+             check: bool = True) -> CommandResult:
+        argv = self._argv(tool, args, user=user, env=env, utc=not submitting)
+        self.calls += 1
+        res = self._exec(argv, stdin=stdin, timeout=self.timeout_s, submitting=submitting)
+        if check and res.rc != 0:
+            self._raise(tool, res)
+        return res
+
+    def _raise(self, tool: str, res: CommandResult) -> None:
+        text = (res.stderr or res.stdout).strip()
+        if _UNREACHABLE.search(text):
+            raise SiteUnreachable(self.site, f"slurmctld did not answer: {text.splitlines()[-1]}")
+        if "does not exist" in text and ("runuser" in text or "sudo" in text):
+            raise SlurmCommandError(self.site, f"no such user on the site: {text}")
+        raise SlurmCommandError(self.site, f"{tool} failed (exit {res.rc}): {text}")
+
+    def _json(self, tool: str, *args: str) -> dict[str, Any]:
+        res = self._run(tool, *args, "--json")
+        try:
+            doc: dict[str, Any] = json.loads(res.stdout)
+        except json.JSONDecodeError as exc:
+            raise SlurmCommandError(self.site, f"{tool} --json printed invalid JSON: {exc}") from None
+        errors = envelope_errors(doc)
+        if errors:
+            raise SlurmCommandError(self.site, f"{tool}: {'; '.join(errors)}")
+        return doc
+
+    # -- contract ---------------------------------------------------------------------------
+    def _config(self) -> dict[str, str]:
+        res = self._run("scontrol", "show", "config")
+        out = {}
+        for line in res.stdout.splitlines():
+            if "=" in line:
+                k, v = line.split("=", 1)
+                out[k.strip()] = v.strip()
+        return out
+
+    def ping(self) -> SiteInfo:
+        cfg = self._config()
+        return SiteInfo(cluster=cfg.get("ClusterName", ""), slurm_version=cfg.get("SLURM_VERSION", ""))
+
+    def _submit_args(self, sub: Submission) -> list[str]:
+        args = [f"--chdir={sub.cwd}"]
+        for name, value in sub.options:
+            args.append(f"--{name}" if value is None else f"--{name}={value}")
+        return args
+
+    def submit(self, sub: Submission) -> str:
+        res = self._run("sbatch", "--parsable", *self._submit_args(sub), stdin=sub.script,
+                        user=sub.user, env=sub.environment, submitting=True, check=False)
+        if res.rc != 0:
+            text = (res.stderr or res.stdout).strip()
+            if _UNREACHABLE.search(text):
+                # sbatch retries internally; a failure to reach slurmctld means nothing was queued
+                raise SiteUnreachable(self.site, f"sbatch could not reach slurmctld: {text}")
+            m = _SBATCH_ERROR.search(text)
+            raise JobRejected(self.site, m.group(1).strip() if m else text)
+        job_id = res.stdout.strip().split(";", 1)[0]
+        if not job_id.isdigit():
+            raise SubmitOutcomeUnknown(self.site, f"sbatch printed no job id: {res.stdout!r}")
+        return job_id
+
+    def jobs(self, job_ids: Iterable[str] | None = None) -> dict[str, JobStatus]:
+        wanted = None if job_ids is None else {str(j) for j in job_ids}
+        found = {s.job_id: s for s in squeue_statuses(self._json("squeue"))}
+        if wanted is None:
+            return found
+        result = {j: s for j, s in found.items() if j in wanted}
+        missing = sorted(wanted - result.keys(), key=lambda j: (len(j), j))
+        if missing:
+            doc = self._json("sacct", "-X", "--jobs", ",".join(missing))
+            for s in sacct_statuses(doc):
+                if s.job_id in wanted:
+                    result[s.job_id] = s
+        return result
+
+    def cancel(self, job_ids: Iterable[str]) -> None:
+        ids = [str(j) for j in job_ids]
+        if not ids:
+            return
+        res = self._run("scancel", *ids, check=False)
+        if res.rc != 0 and "Invalid job id" not in res.stderr and "already completing" not in res.stderr:
+            self._raise("scancel", res)
+
+    def partitions(self) -> list[PartitionInfo]:
+        now = time.monotonic()
+        if self._partitions and now - self._partitions[0] < PARTITION_CACHE_S:
+            return self._partitions[1]
+        parts = scontrol_partitions(self._run("scontrol", "show", "partition", "-o").stdout)
+        self._partitions = (now, parts)
+        return parts
+
+    def snapshot(self) -> SiteState:
+        nodes = self._json("sinfo")
+        queue = queued_jobs(self._json("squeue"))
+        parts = partition_states(nodes, self.partitions(), queue)
+        from hyperion.sites.slurm_json import slurm_version
+
+        return SiteState(site=self.site, time=time.time(), partitions=parts, jobs=tuple(queue),
+                         slurm_version=slurm_version(nodes))
+
+    def estimate_start(self, sub: Submission) -> StartEstimate:
+        res = self._run("sbatch", "--test-only", *self._submit_args(sub), stdin=sub.script,
+                        user=sub.user, env={**sub.environment, "TZ": "UTC"}, check=False)
+        est = test_only_estimate(res.stderr)
+        if est is None:
+            text = (res.stderr or res.stdout).strip()
+            if _UNREACHABLE.search(text):
+                raise SiteUnreachable(self.site, f"sbatch --test-only: {text}")
+            m = _SBATCH_ERROR.search(text)
+            raise JobRejected(self.site, m.group(1).strip() if m else text)
+        return est
+
+    def preemption(self) -> PreemptionSettings:
+        cfg = self._config()
+        return PreemptionSettings(
+            preempt_type=cfg.get("PreemptType", "preempt/none"),
+            preempt_mode=cfg.get("PreemptMode", "OFF").upper(),
+            partition_modes={p.name: p.preempt_mode for p in self.partitions()},
+        )
+
+
+__all__ = ["CliConnector", "CommandResult", "key_values"]

@@ -1,0 +1,218 @@
+"""The ``rest`` transport: slurmrestd, OpenAPI v0.0.38, JWT in ``X-SLURM-USER-*`` headers.
+
+Tokens are minted per user with the cluster's JWT key (HS256, claims ``iat``/``exp``/``sun``,
+as ``scontrol token`` makes them) or read from a file for a single user. Jobs are submitted as
+JSON (``POST /job/submit``) with the script in the body. v0.0.38 has no ``--test-only``: the
+start estimate is computed from a snapshot (``StartEstimate.source == "hyperion"``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from hyperion.config.schema import RestAccess
+from hyperion.errors import (
+    AuthenticationRefused,
+    JobRejected,
+    SiteUnreachable,
+    SlurmCommandError,
+)
+from hyperion.sites.base import (
+    JobStatus,
+    PartitionInfo,
+    PreemptionSettings,
+    SiteConnector,
+    SiteInfo,
+    StartEstimate,
+    Submission,
+    SubmitOutcomeUnknown,
+)
+from hyperion.sites.estimate import estimate_from_snapshot
+from hyperion.sites.rest_job import rest_job
+from hyperion.sites.slurm_json import (
+    envelope_errors,
+    partition_states,
+    queued_jobs,
+    rest_partitions,
+    sacct_statuses,
+    slurm_version,
+    squeue_statuses,
+)
+from hyperion.types import SiteState
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint_jwt(key: bytes, user: str, lifespan_s: int, now: float | None = None) -> str:
+    """An HS256 token for ``user`` that slurmctld (``AuthAltTypes=auth/jwt``) accepts."""
+    iat = int(now if now is not None else time.time())
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    claims = {"iat": iat, "exp": iat + lifespan_s, "sun": user}
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+class RestConnector(SiteConnector):
+    """slurmrestd client. See :class:`hyperion.sites.base.SiteConnector`."""
+
+    def __init__(self, site: str, access: RestAccess) -> None:
+        super().__init__(site)
+        self.access = access
+        self._http: httpx.Client | None = None
+        self._tokens: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+        self._prefix = f"/slurm/{access.api_version}"
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(base_url=self.access.url, timeout=self.access.timeout_s,
+                                          verify=self.access.verify_tls)
+            return self._http
+
+    def close(self) -> None:
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+
+    def _token(self, user: str) -> str:
+        a = self.access
+        now = time.time()
+        cached = self._tokens.get(user)
+        if cached and cached[0] - 60 > now:
+            return cached[1]
+        try:
+            if a.jwt_key_file is not None:
+                token = mint_jwt(a.jwt_key_file.read_bytes(), user, a.token_lifespan_s, now)
+                expires = now + a.token_lifespan_s
+            else:
+                assert a.token_file is not None
+                if user != a.token_user:
+                    raise AuthenticationRefused(
+                        self.site, f"the token in {a.token_file} is for {a.token_user!r}; "
+                        f"cannot act as {user!r}",
+                        hint="configure jwt_key_file to mint per-user tokens",
+                    )
+                token = a.token_file.read_text().strip().removeprefix("SLURM_JWT=")
+                expires = now + 300
+        except OSError as exc:
+            raise AuthenticationRefused(self.site, f"cannot read the JWT credential: {exc}") from None
+        self._tokens[user] = (expires, token)
+        return token
+
+    def _call(self, method: str, path: str, *, user: str | None = None,
+              body: dict[str, Any] | None = None, submitting: bool = False) -> dict[str, Any]:
+        user = user or self.access.admin_user
+        headers = {"X-SLURM-USER-NAME": user, "X-SLURM-USER-TOKEN": self._token(user)}
+        url = path if path.startswith("/slurmdb/") else self._prefix + path
+        self.calls += 1
+        try:
+            resp = self._client().request(method, url, headers=headers, json=body)
+        except httpx.TimeoutException as exc:
+            if submitting:
+                raise SubmitOutcomeUnknown(self.site, f"slurmrestd timed out: {exc}") from None
+            raise SiteUnreachable(self.site, f"slurmrestd timed out: {exc}") from None
+        except httpx.TransportError as exc:
+            if submitting and not isinstance(exc, httpx.ConnectError):
+                raise SubmitOutcomeUnknown(self.site, f"slurmrestd connection broke: {exc}") from None
+            raise SiteUnreachable(self.site, f"cannot reach slurmrestd at {self.access.url}: {exc}") from None
+        if resp.status_code in (401, 403):
+            raise AuthenticationRefused(
+                self.site, f"slurmrestd refused the token for {user!r} (HTTP {resp.status_code})"
+            )
+        try:
+            doc: dict[str, Any] = resp.json()
+        except ValueError:
+            raise SlurmCommandError(
+                self.site, f"{method} {url}: HTTP {resp.status_code}, not JSON: {resp.text[:200]!r}"
+            ) from None
+        errors = envelope_errors(doc)
+        if errors and "authentication" in " ".join(errors).lower():
+            raise AuthenticationRefused(self.site, "; ".join(errors))
+        if errors and any("Unable to contact slurm controller" in e for e in errors):
+            raise SiteUnreachable(self.site, "; ".join(errors))
+        if errors and not submitting:
+            raise SlurmCommandError(self.site, f"{method} {url}: {'; '.join(errors)}")
+        return doc
+
+    # -- contract -----------------------------------------------------------------------
+    def ping(self) -> SiteInfo:
+        doc = self._call("GET", "/ping")
+        pings = doc.get("pings") or []
+        if not pings or any(str(p.get("ping", "")).upper() != "UP" for p in pings[:1]):
+            raise SiteUnreachable(self.site, f"slurmctld is not up: {pings}")
+        # v0.0.38 exposes no cluster name; hctl check reports it as unknown
+        return SiteInfo(cluster="", slurm_version=slurm_version(doc))
+
+    def submit(self, sub: Submission) -> str:
+        body = {"script": sub.script, "job": rest_job(sub)}
+        doc = self._call("POST", "/job/submit", user=sub.user, body=body, submitting=True)
+        job_id = doc.get("job_id")
+        if not job_id:  # with a job id, "errors" are notices such as "Job is in held state"
+            raise JobRejected(self.site, "; ".join(envelope_errors(doc)) or f"no job id in {doc}")
+        return str(job_id)
+
+    def jobs(self, job_ids: Iterable[str] | None = None) -> dict[str, JobStatus]:
+        wanted = None if job_ids is None else {str(j) for j in job_ids}
+        found = {s.job_id: s for s in squeue_statuses(self._call("GET", "/jobs"))}
+        if wanted is None:
+            return found
+        result = {j: s for j, s in found.items() if j in wanted}
+        missing = wanted - result.keys()
+        if missing:
+            doc = self._call("GET", f"/slurmdb/{self.access.api_version}/jobs")
+            for s in sacct_statuses(doc):
+                if s.job_id in missing:
+                    result[s.job_id] = s
+        return result
+
+    def cancel(self, job_ids: Iterable[str]) -> None:
+        ids = [str(j) for j in job_ids]
+        if not ids:
+            return
+        # v0.0.38 cancels one job per request, as the job's owner
+        owners = {j: s.user for j, s in self.jobs(ids).items() if not s.state.is_final}
+        for job_id, owner in owners.items():
+            doc = self._call("DELETE", f"/job/{job_id}", user=owner or None, submitting=True)
+            errors = [e for e in envelope_errors(doc) if "already" not in e.lower()]
+            if errors:
+                raise SlurmCommandError(self.site, f"cancel {job_id}: {'; '.join(errors)}")
+
+    def partitions(self) -> list[PartitionInfo]:
+        return rest_partitions(self._call("GET", "/partitions"))
+
+    def snapshot(self) -> SiteState:
+        nodes = self._call("GET", "/nodes")
+        queue = queued_jobs(self._call("GET", "/jobs"))
+        parts = partition_states(nodes, self.partitions(), queue)
+        return SiteState(site=self.site, time=time.time(), partitions=parts, jobs=tuple(queue),
+                         slurm_version=slurm_version(nodes))
+
+    def estimate_start(self, sub: Submission) -> StartEstimate:
+        rest_job(sub)  # the same validation as submit
+        return estimate_from_snapshot(self.snapshot(), sub)
+
+    def preemption(self) -> PreemptionSettings:
+        parts = self.partitions()
+        modes = {p.name: p.preempt_mode for p in parts}
+        active = any(m not in {"OFF", "DISABLED", ""} for m in modes.values())
+        return PreemptionSettings(
+            preempt_type="unknown (slurmrestd v0.0.38 does not expose PreemptType)"
+            if active else "preempt/none",
+            preempt_mode="OFF" if not active else "PER-PARTITION",
+            partition_modes=modes,
+        )
