@@ -143,6 +143,17 @@ class RestConnector(SiteConnector):
         errors = envelope_errors(doc)
         if errors and "authentication" in " ".join(errors).lower():
             raise AuthenticationRefused(self.site, "; ".join(errors))
+        if resp.status_code >= 500 and any(
+            isinstance(e, dict) and e.get("error_number", e.get("errno")) == -1
+            for e in doc.get("errors") or []
+        ):
+            # slurmrestd 22.05 does not check tokens itself: when slurmctld rejects one it
+            # reports only "Unspecified error" (-1); nothing else produces that code here
+            raise AuthenticationRefused(
+                self.site,
+                f"slurmctld rejected the request for {user!r}: {'; '.join(errors)}",
+                hint="check that jwt_key_file is the key in slurm.conf AuthAltParameters=jwt_key=",
+            )
         if errors and any("Unable to contact slurm controller" in e for e in errors):
             raise SiteUnreachable(self.site, "; ".join(errors))
         if errors and not submitting:
