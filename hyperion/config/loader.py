@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from hyperion.config.schema import HyperionConfig
 from hyperion.errors import ConfigError
 
+_ACCESS_KINDS = frozenset({"local", "ssh", "rest"})
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -42,7 +43,12 @@ def expand_env(text: str, env: dict[str, str] | None = None, *, where: str = "")
 def _format_errors(path: Path, err: ValidationError) -> str:
     lines = [f"{path}: invalid site configuration ({err.error_count()} problem(s)):"]
     for e in err.errors():
-        key = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-"))
+        loc = [str(x) for x in e["loc"] if not str(x).startswith("function-")]
+        # drop the union tag pydantic inserts after "access" (sites.a.access.ssh.host): the
+        # file's key is sites.a.access.host
+        loc = [x for i, x in enumerate(loc)
+               if not (i and loc[i - 1] == "access" and x in _ACCESS_KINDS)]
+        key = ".".join(loc)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see site-configs/example-university.toml)"
@@ -96,7 +102,8 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Hyperion
                 if isinstance(value, str):
                     access[key] = expand_env(value, env, where=f"{path}: sites.{name}.access.{key}")
     try:
-        config = HyperionConfig.model_validate({"sites": sites})
+        # the other top-level keys go to the schema too, so that a typo is an error
+        config = HyperionConfig.model_validate({**raw, "sites": sites})
     except ValidationError as err:
         raise ConfigError(_format_errors(path, err)) from None
 

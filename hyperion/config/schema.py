@@ -92,6 +92,11 @@ class SshAccess(_Strict):
     connect_timeout_s: float = Field(10.0, gt=0)
     command_timeout_s: float = Field(30.0, gt=0)
     keepalive_s: int = Field(15, ge=0)
+    remote_runner: bool = Field(
+        True,
+        description="run commands through one persistent python3 process on the login node "
+        "(skips the login shell per command); falls back to one channel per command",
+    )
 
 
 class RestAccess(_Strict):

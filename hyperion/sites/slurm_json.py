@@ -370,7 +370,11 @@ def test_only_estimate(stderr: str) -> StartEstimate | None:
     m = _TEST_ONLY.search(stderr)
     if not m:
         return None
-    when = datetime.strptime(m.group("time"), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    try:
+        when = datetime.strptime(m.group("time"), "%Y-%m-%dT%H:%M:%S")
+    except ValueError:  # another SLURM_TIME_FORMAT: no estimate rather than a traceback
+        return None
+    when = when.replace(tzinfo=timezone.utc)
     return StartEstimate(
         start_time=when.timestamp(),
         partition=m.group("partition"),

@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
+import json
 import select
 import shlex
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hyperion.config.schema import SshAccess
 from hyperion.errors import AuthenticationRefused, HostKeyMismatch, SiteUnreachable
@@ -23,6 +24,58 @@ from hyperion.sites.cli import CliConnector, CommandResult
 
 if TYPE_CHECKING:
     import paramiko
+
+#: The persistent remote runner (Python 3, standard library only), started once per connection
+#: with ``python3 -c``. It reads length-prefixed JSON requests ``{argv, stdin, timeout}`` and runs
+#: each argv with ``subprocess.run`` (no shell); replies ``{rc, out, err}`` or ``{timeout: true}``.
+#: It spares every command the remote login shell and its start-up files (often 100 ms or more).
+RUNNER = r"""
+import json, subprocess, sys
+r, w = sys.stdin.buffer, sys.stdout.buffer
+def send(obj):
+    data = json.dumps(obj).encode()
+    w.write(b"%d\n" % len(data) + data)
+    w.flush()
+while True:
+    head = r.readline()
+    if not head:
+        break
+    size = int(head)
+    if size == 0:
+        send({"runner": 1})
+        continue
+    req = json.loads(r.read(size))
+    try:
+        data = req["stdin"].encode() if req.get("stdin") is not None else None
+        p = subprocess.run(req["argv"], input=data, capture_output=True, timeout=req["timeout"])
+        send({"rc": p.returncode, "out": p.stdout.decode(errors="replace"),
+              "err": p.stderr.decode(errors="replace")})
+    except subprocess.TimeoutExpired:
+        send({"timeout": True})
+    except OSError as exc:
+        send({"rc": 127, "out": "", "err": str(exc)})
+"""
+
+
+def _read_frame(channel: paramiko.Channel) -> dict[str, Any]:
+    """One length-prefixed JSON reply from the runner."""
+    head = bytearray()
+    while not head.endswith(b"\n"):
+        byte = channel.recv(1)
+        if not byte:
+            raise EOFError("the remote runner exited")
+        head += byte
+        if len(head) > 20:
+            raise ValueError(f"bad frame header from the remote runner: {bytes(head)!r}")
+    size = int(head)
+    body = bytearray()
+    while len(body) < size:
+        chunk = channel.recv(min(size - len(body), 1 << 20))
+        if not chunk:
+            raise EOFError("the remote runner exited mid-reply")
+        body += chunk
+    reply: dict[str, Any] = json.loads(body)
+    return reply
 
 
 class SshConnector(CliConnector):
@@ -39,6 +92,9 @@ class SshConnector(CliConnector):
         self.access = access
         self._client: paramiko.SSHClient | None = None
         self._lock = threading.Lock()
+        self._runner: paramiko.Channel | None = None
+        self._runner_missing = False
+        self._runner_lock = threading.Lock()
 
     def _login_user(self) -> str:
         return self.access.user
@@ -105,6 +161,8 @@ class SshConnector(CliConnector):
             return transport
 
     def close(self) -> None:
+        with self._runner_lock:
+            self._drop_runner()
         with self._lock:
             if self._client is not None:
                 self._client.close()
@@ -113,18 +171,31 @@ class SshConnector(CliConnector):
     # -- commands -------------------------------------------------------------------------
     def _exec(self, argv: list[str], *, stdin: str | None, timeout: float,
               submitting: bool) -> CommandResult:
+        if self.access.remote_runner:
+            result = self._run_in_runner(argv, stdin=stdin, timeout=timeout, submitting=submitting)
+            if result is not None:
+                return result
+        return self._exec_channel(argv, stdin=stdin, timeout=timeout, submitting=submitting)
+
+    def _open_channel(self, timeout: float) -> paramiko.Channel:
         import paramiko
 
-        command = shlex.join(argv)
         for attempt in (0, 1):
             try:
-                channel = self._transport(fresh=attempt == 1).open_session(timeout=timeout)
-                break
+                return self._transport(fresh=attempt == 1).open_session(timeout=timeout)
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 if attempt == 1:
                     raise SiteUnreachable(self.site, f"SSH channel could not open: {exc}") from None
+        raise AssertionError("unreachable")
+
+    def _exec_channel(self, argv: list[str], *, stdin: str | None, timeout: float,
+                      submitting: bool) -> CommandResult:
+        """One SSH channel per command: the remote login shell runs the quoted argv."""
+        import paramiko
+
+        channel = self._open_channel(timeout)
         try:
-            channel.exec_command(command)
+            channel.exec_command(shlex.join(argv))
             if stdin is not None:
                 channel.sendall(stdin.encode())
             channel.shutdown_write()
@@ -137,6 +208,71 @@ class SshConnector(CliConnector):
             raise SiteUnreachable(self.site, f"SSH command failed: {exc}") from None
         finally:
             channel.close()
+
+    # -- the persistent remote runner -----------------------------------------------------
+    def _runner_channel(self, timeout: float) -> paramiko.Channel | None:
+        """The runner's channel, started on first use; None if the login node has no python3."""
+        if self._runner is not None and not self._runner.closed and self._runner.active:
+            return self._runner
+        if self._runner_missing:
+            return None
+        channel = self._open_channel(timeout)
+        channel.exec_command(shlex.join(["exec", "python3", "-c", RUNNER]))
+        channel.settimeout(timeout)
+        channel.sendall(b"0\n")  # ping: the runner answers an empty request with its banner
+        try:
+            banner = _read_frame(channel)
+        except (OSError, EOFError, ValueError):
+            channel.close()
+            self._runner_missing = True
+            return None
+        if banner.get("runner") != 1:
+            channel.close()
+            self._runner_missing = True
+            return None
+        self._runner = channel
+        return channel
+
+    def _run_in_runner(self, argv: list[str], *, stdin: str | None, timeout: float,
+                       submitting: bool) -> CommandResult | None:
+        """Run argv in the persistent runner (no shell, no login scripts); None to fall back."""
+        import paramiko
+
+        with self._runner_lock:
+            try:
+                channel = self._runner_channel(timeout)
+            except (paramiko.SSHException, EOFError, OSError):
+                self._drop_runner()
+                return None
+            if channel is None:
+                return None
+            request = json.dumps({"argv": argv, "stdin": stdin, "timeout": timeout}).encode()
+            sent = False
+            try:
+                channel.settimeout(timeout + 5)
+                channel.sendall(b"%d\n" % len(request) + request)
+                sent = True
+                reply = _read_frame(channel)
+            except (paramiko.SSHException, EOFError, OSError, ValueError) as exc:
+                self._drop_runner()
+                if sent and submitting:
+                    raise SubmitOutcomeUnknown(
+                        self.site, f"SSH failed while sbatch ran ({exc}); the job may exist"
+                    ) from None
+                if sent:
+                    raise SiteUnreachable(self.site, f"SSH command failed: {exc}") from None
+                return None
+        if reply.get("timeout"):
+            if submitting:
+                raise SubmitOutcomeUnknown(
+                    self.site, f"sbatch timed out after {timeout:.0f}s; the job may exist")
+            raise SiteUnreachable(self.site, f"Slurm command timed out after {timeout:.0f}s")
+        return CommandResult(int(reply["rc"]), str(reply["out"]), str(reply["err"]))
+
+    def _drop_runner(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+        self._runner = None
 
     @staticmethod
     def _collect(channel: paramiko.Channel, timeout: float) -> CommandResult:

@@ -17,7 +17,13 @@ from hyperion.types import JobState
 REPO = Path(__file__).resolve().parents[2]
 TESTBED = REPO / "scripts" / "testbed"
 CONFIG = REPO / "site-configs" / "testbed.toml"
-TRANSPORTS = {"alpha": "ssh", "beta": "rest", "gamma": "local"}
+#: connector variants the contract suite runs on: site -> (transport label, access overrides)
+VARIANTS: dict[str, tuple[str, str, dict[str, object]]] = {
+    "alpha-ssh": ("alpha", "ssh", {}),
+    "alpha-ssh-per-channel": ("alpha", "ssh", {"remote_runner": False}),
+    "beta-rest": ("beta", "rest", {}),
+    "gamma-local": ("gamma", "local", {}),
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -42,14 +48,23 @@ def config(testbed: Path) -> HyperionConfig:
     return load_config(CONFIG)
 
 
-@pytest.fixture(params=sorted(TRANSPORTS), ids=lambda s: f"{s}-{TRANSPORTS[s]}")
-def site(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=sorted(VARIANTS))
+def variant(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def conn(config: HyperionConfig, site: str, testbed: Path) -> Iterator[SiteConnector]:
-    c = connect(config.site(site))
+def site(variant: str) -> str:
+    return VARIANTS[variant][0]
+
+
+@pytest.fixture
+def conn(config: HyperionConfig, variant: str, testbed: Path) -> Iterator[SiteConnector]:
+    site, _, overrides = VARIANTS[variant]
+    cfg = config.site(site)
+    if overrides:
+        cfg = cfg.model_copy(update={"access": cfg.access.model_copy(update=overrides)})
+    c = connect(cfg)
     c.workdir = testbed / "share" / site  # type: ignore[attr-defined]
     submitted: list[str] = []
     c.submitted = submitted  # type: ignore[attr-defined]

@@ -1,0 +1,169 @@
+"""``hyperion``: the simulator and benchmark command line.
+
+    hyperion sim   --trace FILE [--sites CONFIG] --policy NAME [--json]
+    hyperion eval  --trace FILE ... --policies a,b --seeds 0,1 [--out DIR] [--json]
+    hyperion bench NAME [options of that benchmark]
+
+Imports nothing heavy at startup: the simulator is imported when a command runs, matplotlib only
+when a plot is drawn. User errors (:class:`~hyperion.errors.HyperionError`) print a message and
+exit with their code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+
+from hyperion.errors import HyperionError
+
+#: benchmark names -> modules exposing ``add_arguments(parser)`` and ``run(args) -> int``
+BENCHMARKS: dict[str, str] = {
+    "sim": "hyperion.bench.sim",
+    "connectors": "hyperion.bench.connectors",
+}
+
+
+def _option(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    parsed: object
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return key.replace("-", "_"), parsed
+
+
+def _add_scenario_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trace",
+        action="append",
+        default=[],
+        metavar="FILE[@SITE]",
+        help="SWF trace (repeat to merge several; @SITE sets their home site) "
+        "or lublin:JOBS:LOAD[:SIZE] for a generated workload",
+    )
+    p.add_argument("--sites", metavar="CONFIG", help="site-config TOML (the live schema)")
+    p.add_argument(
+        "--sim-config",
+        metavar="FILE",
+        help="simulator-only site fields (default: CONFIG's NAME.sim.toml if present)",
+    )
+    p.add_argument(
+        "--carbon",
+        action="append",
+        default=[],
+        metavar="[SITE=]CSV",
+        help="carbon-intensity CSV; without --sites, one site per CSV named after its zone",
+    )
+    p.add_argument(
+        "--no-backfill", action="store_true", help="plain FCFS instead of FCFS + EASY backfilling"
+    )
+    p.add_argument(
+        "--homes",
+        default="user",
+        choices=["user", "round-robin", "random", "first"],
+        help="how jobs of a single trace get home sites (default: by user)",
+    )
+    p.add_argument(
+        "--time-scale", type=float, help="multiply submit times by this (< 1: more load)"
+    )
+    p.add_argument(
+        "--gpu-share", type=float, default=0.0, help="share of jobs that also request GPUs"
+    )
+    p.add_argument("--max-procs", type=int, help="machine size, overriding the trace header")
+    p.add_argument(
+        "--skip-bad", action="store_true", help="skip malformed SWF lines instead of failing"
+    )
+    p.add_argument(
+        "--plan-depth", type=int, default=100, help="queued jobs in start-time estimates"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hyperion", description="Hyperion simulator and benchmarks"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("sim", help="simulate one workload under one placement policy")
+    _add_scenario_args(p)
+    p.add_argument("--policy", default="home", help="placement policy (see --list-policies)")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        type=_option,
+        metavar="KEY=VALUE",
+        help="policy option, e.g. --option wait=2 for weighted",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--list-policies", action="store_true", help="print the policy names and exit")
+
+    p = sub.add_parser("eval", help="a grid of policies x workloads x seeds: table, CSV, plots")
+    _add_scenario_args(p)
+    p.add_argument("--policies", default="all", help="comma-separated policy names, or 'all'")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    p.add_argument("--out", default="hyperion-eval", help="directory for results.csv and plots")
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
+
+    p = sub.add_parser("bench", help="run a benchmark: " + ", ".join(BENCHMARKS), add_help=False)
+    p.add_argument("name", nargs="?", help="benchmark name: " + ", ".join(BENCHMARKS))
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _bench(name: str | None, rest: list[str]) -> int:
+    if not name or name in {"-h", "--help"}:
+        print("usage: hyperion bench NAME [options]\nbenchmarks: " + ", ".join(BENCHMARKS))
+        return 0
+    module_name = BENCHMARKS.get(name)
+    if module_name is None:
+        raise HyperionError(
+            f"unknown benchmark {name!r}", hint=f"valid benchmarks: {', '.join(BENCHMARKS)}"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise HyperionError(
+                f"benchmark {name!r} is not available in this installation ({module_name})"
+            ) from None
+        raise HyperionError(
+            f"benchmark {name!r} needs {exc.name}: pip install it and retry"
+        ) from None
+    parser = argparse.ArgumentParser(prog=f"hyperion bench {name}")
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    return int(module.run(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hyperion`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "bench":
+            return _bench(args.name, args.rest)
+        from hyperion.sim import cli as simcli  # the simulator, imported only when needed
+
+        if args.command == "sim":
+            return simcli.run_sim(args)
+        return simcli.run_eval(args)
+    except HyperionError as exc:
+        print(f"hyperion: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hyperion: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

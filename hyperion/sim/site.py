@@ -1,0 +1,139 @@
+"""A simulated site: partitions (pools), an energy model, prices and a carbon series.
+
+It also builds the :class:`~hyperion.types.SiteState` snapshot policies read, the same type the
+daemon builds from Slurm, caching each partition's part until that partition changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hyperion.sim.carbon import CarbonSeries
+from hyperion.sim.job import SimJob
+from hyperion.sim.pool import Pool
+from hyperion.types import PartitionState, SiteState
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyModel:
+    """Power draw: ``idle_w_per_node`` for every node all the time, plus per busy core / GPU.
+
+    ``pue`` multiplies everything (cooling and distribution overhead).
+    """
+
+    core_w: float = 10.0
+    gpu_w: float = 300.0
+    idle_w_per_node: float = 0.0
+    pue: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class PriceModel:
+    """Prices in ``currency``: per core-hour, per GPU-hour, per node-hour of cloud nodes."""
+
+    core_hour: float = 0.0
+    gpu_hour: float = 0.0
+    node_hour: float = 0.0
+    currency: str = "EUR"
+
+
+@dataclass
+class SimSite:
+    """One site in the simulator."""
+
+    name: str
+    pools: list[Pool]
+    energy: EnergyModel = field(default_factory=EnergyModel)
+    prices: PriceModel = field(default_factory=PriceModel)
+    carbon: CarbonSeries | None = None
+    cloud: frozenset[str] = frozenset()
+    _cache: dict[str, tuple[int, PartitionState]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for p in self.pools:
+            p.site = self.name
+
+    @property
+    def cores(self) -> int:
+        return sum(p.cores for p in self.pools)
+
+    @property
+    def gpus(self) -> int:
+        return sum(p.gpus for p in self.pools)
+
+    @property
+    def nodes(self) -> int:
+        return sum(p.nodes for p in self.pools)
+
+    def reset(self) -> None:
+        for p in self.pools:
+            p.reset()
+        self._cache.clear()
+
+    def pool_for(self, job: SimJob) -> Pool | None:
+        """The partition a job goes to: GPU jobs to a GPU partition, others prefer CPU-only ones."""
+        pools = self.pools
+        if len(pools) == 1:
+            p = pools[0]
+            return p if p.can_run(job) else None
+        if job.gpus:
+            return next((p for p in pools if p.gpus and p.can_run(job)), None)
+        return next((p for p in pools if not p.gpus and p.can_run(job)), None) or next(
+            (p for p in pools if p.can_run(job)), None
+        )
+
+    def carbon_at(self, t: float) -> float | None:
+        return self.carbon.at(t) if self.carbon is not None else None
+
+    def job_power_w(self, cores: int, gpus: int) -> float:
+        e = self.energy
+        return (cores * e.core_w + gpus * e.gpu_w) * e.pue
+
+    def job_cost(self, job: SimJob, seconds: float, pool: Pool) -> float:
+        """Price of running ``job`` for ``seconds`` on ``pool``."""
+        pr = self.prices
+        cost = (job.cores * pr.core_hour + job.gpus * pr.gpu_hour) * seconds / 3600.0
+        if pr.node_hour and pool.name in self.cloud:
+            nodes = -(-job.cores // pool.cores_per_node)
+            cost += nodes * pr.node_hour * seconds / 3600.0
+        return cost
+
+    def partition_state(self, p: Pool) -> PartitionState:
+        """A cached :class:`PartitionState` of one pool (rebuilt when the pool changed)."""
+        hit = self._cache.get(p.name)
+        if hit is not None and hit[0] == p.version:
+            return hit[1]
+        alloc = p.cores - p.free_cores
+        cpn = p.cores_per_node
+        idle_nodes = min(p.nodes, p.free_cores // cpn)
+        ps = PartitionState(
+            name=p.name,
+            total_nodes=p.nodes,
+            idle_nodes=idle_nodes,
+            alloc_nodes=p.nodes - idle_nodes,
+            down_nodes=0,
+            total_cpus=p.cores,
+            idle_cpus=p.free_cores,
+            alloc_cpus=alloc,
+            total_gpus=p.gpus,
+            idle_gpus=p.free_gpus,
+            alloc_gpus=p.gpus - p.free_gpus,
+            pending_jobs=len(p.queue),
+            running_jobs=len(p.running),
+            pending_cpus=p.pending_cores,
+            pending_gpus=p.pending_gpus,
+            max_time_s=p.max_time,
+            priority_tier=p.priority_tier,
+            preempt_mode="REQUEUE" if p.preemptible else "OFF",
+        )
+        self._cache[p.name] = (p.version, ps)
+        return ps
+
+    def state(self, now: float) -> SiteState:
+        """The snapshot policies see (no per-job list: building it would cost O(queue))."""
+        return SiteState(
+            site=self.name,
+            time=now,
+            partitions=tuple(self.partition_state(p) for p in self.pools),
+            carbon_g_per_kwh=self.carbon_at(now),
+        )

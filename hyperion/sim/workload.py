@@ -1,0 +1,100 @@
+"""Workload helpers: merge several traces into one stream, give jobs a home, add GPU requests.
+
+All functions return new job lists (the input jobs are left untouched) and are deterministic for
+a given seed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+
+from hyperion.errors import HyperionError
+from hyperion.sim.job import SimJob
+
+HOME_MODES = ("user", "round-robin", "random", "first")
+
+
+def merge(streams: Iterable[tuple[Sequence[SimJob], str | None]]) -> list[SimJob]:
+    """One arrival stream from several ``(jobs, home)`` streams; ``home`` None keeps the jobs'.
+
+    Jobs keep their submit times (each stream's own clock starts at 0); ties keep stream order.
+    """
+    out: list[SimJob] = []
+    for jobs, home in streams:
+        for j in jobs:
+            c = j.copy()
+            if home is not None:
+                c.home = home
+            out.append(c)
+    out.sort(key=lambda j: j.submit)
+    for i, j in enumerate(out):
+        j.idx = i
+    return out
+
+
+def assign_homes(
+    jobs: Sequence[SimJob], sites: Sequence[str], mode: str = "user", seed: int = 0
+) -> list[SimJob]:
+    """Copies of ``jobs`` with a home site each.
+
+    ``user``: all jobs of a user share a home (user id modulo the number of sites; jobs of an
+    unknown user by job id); ``round-robin``: in submit order; ``random``: seeded draw;
+    ``first``: the first site.
+    """
+    if not sites:
+        raise HyperionError("assigning home sites needs at least one site")
+    if mode not in HOME_MODES:
+        raise HyperionError(
+            f"unknown home mode {mode!r}", hint=f"valid modes: {', '.join(HOME_MODES)}"
+        )
+    rng = random.Random(seed)
+    n = len(sites)
+    out = []
+    for i, j in enumerate(jobs):
+        c = j.copy()
+        if mode == "user":
+            key = c.user if c.user >= 0 else c.job_id
+            c.home = sites[key % n]
+        elif mode == "round-robin":
+            c.home = sites[i % n]
+        elif mode == "random":
+            c.home = sites[rng.randrange(n)]
+        else:
+            c.home = sites[0]
+        out.append(c)
+    return out
+
+
+def scale_time(jobs: Sequence[SimJob], factor: float) -> list[SimJob]:
+    """Copies with submit times multiplied by ``factor`` (< 1 raises the offered load)."""
+    if factor <= 0:
+        raise HyperionError(f"time scale must be > 0, got {factor}")
+    out = []
+    for j in jobs:
+        c = j.copy()
+        c.submit = j.submit * factor
+        out.append(c)
+    return out
+
+
+def annotate_gpus(
+    jobs: Sequence[SimJob],
+    share: float,
+    *,
+    seed: int = 0,
+    cores_per_gpu: int = 8,
+    max_gpus: int = 8,
+) -> list[SimJob]:
+    """Copies where a seeded ``share`` of jobs also request GPUs (one per ``cores_per_gpu`` cores,
+    at least 1, at most ``max_gpus``). SWF traces carry no GPU requests; this adds them."""
+    if not 0.0 <= share <= 1.0:
+        raise HyperionError(f"GPU share must be within [0, 1], got {share}")
+    rng = random.Random(seed)
+    out = []
+    for j in jobs:
+        c = j.copy()
+        if rng.random() < share:
+            c.gpus = min(max_gpus, max(1, -(-c.cores // cores_per_gpu)))
+        out.append(c)
+    return out
