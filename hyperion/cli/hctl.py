@@ -1,8 +1,8 @@
 """``hctl``: the admin command.
 
-    hctl check [CONFIG] [--json]   load a site config, contact every site, report per site:
-                                   reachable, Slurm version, partitions found vs configured,
-                                   mismatches. Exit 0 when every enabled site is healthy.
+hctl check [CONFIG] [--json]   load a site config, contact every site, report per site:
+                               reachable, Slurm version, partitions found vs configured,
+                               mismatches. Exit 0 when every enabled site is healthy.
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ def _check(args: argparse.Namespace) -> int:
     config = load_config(config_path(args.config))
     reports = check_sites(config, only=args.site)
     if args.json:
-        json.dump({"config": str(config.source), "sites": [r.as_dict() for r in reports]},
-                  sys.stdout, indent=2)
+        json.dump(
+            {"config": str(config.source), "sites": [r.as_dict() for r in reports]},
+            sys.stdout,
+            indent=2,
+        )
         print()
     else:
         from rich.console import Console
@@ -44,8 +47,14 @@ def _check(args: argparse.Namespace) -> int:
             table.add_column(col)
         for r in reports:
             status = "[green]healthy[/]" if r.healthy else "[red]UNHEALTHY[/]"
-            table.add_row(r.site, r.access, status, r.slurm_version or "-",
-                          ", ".join(r.partitions_found) or "-", "\n".join(r.problems) or "-")
+            table.add_row(
+                r.site,
+                r.access,
+                status,
+                r.slurm_version or "-",
+                ", ".join(r.partitions_found) or "-",
+                "\n".join(r.problems) or "-",
+            )
         Console().print(table)
     return 0 if all(r.healthy for r in reports) else 1
 

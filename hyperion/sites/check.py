@@ -24,6 +24,7 @@ class SiteReport:
     partitions_configured: list[str] = field(default_factory=list)
     partitions_found: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     error: str = ""
 
     @property
@@ -34,17 +35,28 @@ class SiteReport:
         return {**asdict(self), "healthy": self.healthy}
 
 
+def _count(what: str, partition: str, found: int, configured: int) -> str | None:
+    if found == configured:
+        return None
+    return f"{partition}: {found} {what} in Slurm, {configured} configured"
+
+
 def check_site(site: SiteConfig) -> SiteReport:
     """Contact one site and list every difference from its configuration."""
-    report = SiteReport(site=site.name, access=site.access.kind,
-                        partitions_configured=[p.slurm_partition for p in site.partitions])
+    report = SiteReport(
+        site=site.name,
+        access=site.access.kind,
+        partitions_configured=[p.slurm_partition for p in site.partitions],
+    )
     conn = connect(site)
     try:
         info = conn.ping()
         report.reachable = True
         report.cluster, report.slurm_version = info.cluster, info.slurm_version
         if info.cluster and info.cluster != site.name:
-            report.problems.append(f"cluster is named {info.cluster!r} in Slurm (config: {site.name!r})")
+            report.problems.append(
+                f"cluster is named {info.cluster!r} in Slurm (config: {site.name!r})"
+            )
         state = conn.snapshot()
         infos = {p.name: p for p in conn.partitions()}
         report.partitions_found = sorted(infos)
@@ -54,19 +66,18 @@ def check_site(site: SiteConfig) -> SiteReport:
             if found is None or name not in infos:
                 report.problems.append(f"partition {name!r} is configured but Slurm has none")
                 continue
-            if found.total_nodes != part.nodes:
-                report.problems.append(f"{name}: {found.total_nodes} nodes in Slurm, {part.nodes} configured")
-            if found.total_cpus != part.nodes * part.cores_per_node:
+            counts = (
+                ("nodes", found.total_nodes, part.nodes),
+                ("CPUs", found.total_cpus, part.nodes * part.cores_per_node),
+                ("GPUs", found.total_gpus, part.nodes * part.gpus_per_node),
+            )
+            report.problems += [
+                msg for what, got, want in counts if (msg := _count(what, name, got, want))
+            ]
+            slurm_max = infos[name].max_time_s
+            if part.max_time_s is not None and slurm_max != part.max_time_s:
                 report.problems.append(
-                    f"{name}: {found.total_cpus} CPUs in Slurm, {part.nodes * part.cores_per_node} configured"
-                )
-            if found.total_gpus != part.nodes * part.gpus_per_node:
-                report.problems.append(
-                    f"{name}: {found.total_gpus} GPUs in Slurm, {part.nodes * part.gpus_per_node} configured"
-                )
-            if part.max_time_s is not None and infos[name].max_time_s != part.max_time_s:
-                report.problems.append(
-                    f"{name}: MaxTime {infos[name].max_time_s}s in Slurm, {part.max_time_s}s configured"
+                    f"{name}: MaxTime {slurm_max}s in Slurm, {part.max_time_s}s configured"
                 )
             preempts = infos[name].preempt_mode not in {"OFF", ""}
             if part.preemptible != preempts:
@@ -78,7 +89,9 @@ def check_site(site: SiteConfig) -> SiteReport:
                 report.problems.append(f"{name}: configured as cloud but Slurm has no CLOUD nodes")
         extra = sorted(set(infos) - set(report.partitions_configured))
         if extra:
-            report.problems.append(f"not configured (ignored): {', '.join(extra)}")
+            report.notes.append(
+                f"in Slurm but not configured (never placed on): {', '.join(extra)}"
+            )
     except SiteError as exc:
         report.error = exc.message
         report.problems.append(exc.message)
@@ -89,6 +102,8 @@ def check_site(site: SiteConfig) -> SiteReport:
 
 def check_sites(config: HyperionConfig, only: Sequence[str] | None = None) -> list[SiteReport]:
     """Check every enabled site (or those named in ``only``) in parallel."""
-    sites = [config.site(n) for n in only] if only else [s for s in config.sites.values() if s.enabled]
+    sites = (
+        [config.site(n) for n in only] if only else [s for s in config.sites.values() if s.enabled]
+    )
     with ThreadPoolExecutor(max_workers=max(len(sites), 1)) as pool:
         return list(pool.map(check_site, sites))
