@@ -29,12 +29,15 @@ may exist; callers must look for it (by the key in its comment) before submittin
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from hyperion.errors import SiteError
+from hyperion.errors import JobSpecError, SiteError
 from hyperion.types import JobState, SiteState
+
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
 #: environment given to jobs when the submitter gives none (never the daemon's own environment)
 DEFAULT_JOB_ENV: Mapping[str, str] = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -58,6 +61,20 @@ class Submission:
     options: tuple[tuple[str, str | None], ...] = ()
     cwd: str = "/tmp"
     environment: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_JOB_ENV))
+
+    def __post_init__(self) -> None:
+        for name, value in self.options:
+            if not _OPTION_NAME.match(name):
+                raise JobSpecError(f"invalid sbatch option name {name!r}")
+            if value is not None and any(c in value for c in "\0\n\r"):
+                raise JobSpecError(
+                    f"--{name}: a value must not contain a newline or NUL character: {value!r}"
+                )
+        for key, val in self.environment.items():
+            if not key or "=" in key or "\0" in key or "\0" in val:
+                raise JobSpecError(f"environment variable {key!r} cannot be passed to a job")
+        if "\0" in self.script or "\0" in self.cwd or "\n" in self.cwd:
+            raise JobSpecError("the job script and working directory must not contain NUL bytes")
 
     def option(self, name: str) -> str | None:
         """The value of the last occurrence of option ``name`` (None if absent or a flag)."""

@@ -75,8 +75,9 @@ def conn(config: HyperionConfig, variant: str, testbed: Path) -> Iterator[SiteCo
         c.close()
 
 
-def wait_state(conn: SiteConnector, job_id: str, pred: Callable[[JobState], bool],
-               timeout: float = 90) -> JobState:
+def wait_state(
+    conn: SiteConnector, job_id: str, pred: Callable[[JobState], bool], timeout: float = 90
+) -> JobState:
     """Poll until ``pred(state)`` holds; fail with the last state seen."""
     deadline = time.monotonic() + timeout
     state = JobState.UNKNOWN

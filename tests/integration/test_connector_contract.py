@@ -29,8 +29,9 @@ HOSTILE = [
 ]
 
 
-def _submit(conn: SiteConnector, *options: tuple[str, str | None], user: str = "alice",
-            script: str = SCRIPT) -> str:
+def _submit(
+    conn: SiteConnector, *options: tuple[str, str | None], user: str = "alice", script: str = SCRIPT
+) -> str:
     cwd = str(conn.workdir)  # type: ignore[attr-defined]
     sub = Submission(script=script, user=user, cwd=cwd, options=(("time", "5"), *options))
     job_id = conn.submit(sub)
@@ -151,3 +152,13 @@ def test_hostile_output_path_is_literal(conn: SiteConnector) -> None:
     written = Path(out.replace("%j", job_id))
     assert written.read_text().startswith("hello from")
     written.unlink()
+
+
+@pytest.mark.parametrize("value", ["two\nlines", "nul\0byte", "cr\rreturn"])
+def test_control_characters_are_refused_before_slurm(conn: SiteConnector, value: str) -> None:
+    from hyperion.errors import JobSpecError
+
+    before = conn.calls
+    with pytest.raises(JobSpecError):
+        conn.submit(Submission(script=SCRIPT, user="alice", options=(("job-name", value),)))
+    assert conn.calls == before

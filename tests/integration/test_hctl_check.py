@@ -11,8 +11,12 @@ from .conftest import CONFIG
 
 
 def _hctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hyperion.cli.hctl", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "hyperion.cli.hctl", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_three_healthy_sites(testbed: Path) -> None:
@@ -20,7 +24,10 @@ def test_three_healthy_sites(testbed: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert {s["site"]: s["healthy"] for s in report["sites"]} == {
-        "alpha": True, "beta": True, "gamma": True}
+        "alpha": True,
+        "beta": True,
+        "gamma": True,
+    }
     assert all(s["slurm_version"].startswith("22.05") for s in report["sites"])
 
 
