@@ -30,13 +30,19 @@ def _demo() -> int:
     home = pwd.getpwnam("alice").pw_dir
     jobs: dict[str, str] = {}
     for name, conn in conns.items():
-        sub = Submission(script=SCRIPT, user="alice", cwd=home,
-                         options=(("time", "5"), ("output", f"hyperion-demo-{name}-%j.out")))
+        sub = Submission(
+            script=SCRIPT,
+            user="alice",
+            cwd=home,
+            options=(("time", "5"), ("output", f"hyperion-demo-{name}-%j.out")),
+        )
         est = conn.estimate_start(sub)
         jobs[name] = conn.submit(sub)
-        Console().print(f"{name}: submitted Slurm job {jobs[name]} "
-                        f"(estimated start {time.strftime('%H:%M:%S', time.gmtime(est.start_time))} "
-                        f"UTC, by {est.source})")
+        Console().print(
+            f"{name}: submitted Slurm job {jobs[name]} "
+            f"(estimated start {time.strftime('%H:%M:%S', time.gmtime(est.start_time))} "
+            f"UTC, by {est.source})"
+        )
     start = time.monotonic()
     done: dict[str, str] = {}
 
@@ -44,10 +50,15 @@ def _demo() -> int:
         t = Table(title=f"demo jobs ({time.monotonic() - start:.0f}s)")
         for col in ("site", "transport", "slurm id", "state", "user"):
             t.add_column(col)
-        for name, conn in conns.items():
+        for name in conns:
             status = statuses.get(name)
-            t.add_row(name, config.site(name).access.kind, jobs[name],
-                      status.slurm_state if status else "?", (status.user or "") if status else "")
+            t.add_row(
+                name,
+                config.site(name).access.kind,
+                jobs[name],
+                status.slurm_state if status else "?",
+                (status.user or "") if status else "",
+            )
         return t
 
     statuses: dict[str, object] = {}
@@ -63,8 +74,11 @@ def _demo() -> int:
     for conn in conns.values():
         conn.close()
     ok = len(done) == len(conns) and all(s == "COMPLETED" for s in done.values())
-    Console().print(f"[green]all jobs completed[/]; their output is in {home}/hyperion-demo-*.out"
-                    if ok else f"[red]not all completed: {done}[/]")
+    Console().print(
+        f"[green]all jobs completed[/]; their output is in {home}/hyperion-demo-*.out"
+        if ok
+        else f"[red]not all completed: {done}[/]"
+    )
     return 0 if ok else 1
 
 

@@ -46,8 +46,11 @@ def _format_errors(path: Path, err: ValidationError) -> str:
         loc = [str(x) for x in e["loc"] if not str(x).startswith("function-")]
         # drop the union tag pydantic inserts after "access" (sites.a.access.ssh.host): the
         # file's key is sites.a.access.host
-        loc = [x for i, x in enumerate(loc)
-               if not (i and loc[i - 1] == "access" and x in _ACCESS_KINDS)]
+        loc = [
+            x
+            for i, x in enumerate(loc)
+            if not (i and loc[i - 1] == "access" and x in _ACCESS_KINDS)
+        ]
         key = ".".join(loc)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
@@ -55,7 +58,9 @@ def _format_errors(path: Path, err: ValidationError) -> str:
         elif e["type"] == "missing":
             msg = "required key is missing"
         got = e.get("input")
-        shown = "" if e["type"] in {"missing"} or isinstance(got, dict | list) else f" (got {got!r})"
+        shown = (
+            "" if e["type"] in {"missing"} or isinstance(got, dict | list) else f" (got {got!r})"
+        )
         lines.append(f"  {key}: {msg}{shown}")
     return "\n".join(lines)
 
@@ -94,7 +99,9 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Hyperion
         if not isinstance(site, dict):
             raise ConfigError(f"{path}: sites.{name} must be a table, got {type(site).__name__}")
         if "name" in site and site["name"] != name:
-            raise ConfigError(f"{path}: sites.{name}.name is {site['name']!r}; omit it or make it {name!r}")
+            raise ConfigError(
+                f"{path}: sites.{name}.name is {site['name']!r}; omit it or make it {name!r}"
+            )
         site["name"] = name
         access = site.get("access")
         if isinstance(access, dict):

@@ -228,4 +228,6 @@ class HyperionConfig(_Strict):
             return self.sites[name]
         except KeyError:
             known = ", ".join(sorted(self.sites)) or "(none)"
-            raise ConfigError(f"no site named {name!r} in {self.source}; known sites: {known}") from None
+            raise ConfigError(
+                f"no site named {name!r} in {self.source}; known sites: {known}"
+            ) from None

@@ -2,11 +2,30 @@
 
 slurmrestd: the keys are those of the v0.0.38 ``job_params`` table in Slurm 22.05
 (src/plugins/openapi/v0.0.38/jobs.c), which is what the server parses; where the published
-OpenAPI document differs, the parser wins (``account_gather_frequency``, ``cluster_constraint``;
-``requeue`` only ever sets requeue, so ``--no-requeue`` goes as ``no_requeue``; ``exclusive``
-takes ``exclusive``/``user``/``mcs``, not ``true``; ``nodes`` is sent as the "MIN[-MAX]"
-string because the two-integer list form does not mark the node count as set; ``begin_time``
-and ``deadline`` are sbatch's time strings, which the server reads with ``parse_time()``).
+OpenAPI document differs, the parser wins. Checked against slurmrestd 22.05.8 and what
+slurmctld then records (``tests/integration/test_rest_fields.py``):
+
+* ``requeue`` and ``no_requeue`` each set their meaning whatever the JSON value (``"requeue":
+  false`` still gives Requeue=1), so only the one that was set last is sent, as ``true``;
+* ``exclusive`` takes ``exclusive``/``user``/``mcs`` (OverSubscribe=NO, =USER, ...); ``true`` is
+  refused ("Invalid exclusive specification");
+* ``nodes`` is the "MIN[-MAX]" string (NumNodes=2-3); the two-integer list ``[2, 3]`` is
+  accepted and ignored (NumNodes=1);
+* ``time_limit`` is minutes, rounded up like sbatch; 0 is no limit (TimeLimit=UNLIMITED, what
+  ``sbatch --time=UNLIMITED`` or ``--time=0`` give);
+* ``begin_time`` and ``deadline`` are sbatch's time strings, passed unchanged: slurmrestd reads
+  them with ``parse_time()`` on the cluster, as sbatch does there. Relative values (``now+1hour``)
+  count from the moment slurmrestd receives the job, absolute ones are in its local time zone,
+  ``uts<epoch>`` is exact; values sbatch refuses (``now+2h``, a bare epoch, an ISO time with
+  ``Z`` or an offset) slurmrestd refuses too ("Unable to parse time");
+* ``#SBATCH`` lines in the script are NOT read by slurmrestd: :func:`resolve` must have applied
+  them, and every option goes as a field;
+* no ``argv`` is ever sent: slurmrestd 22.05.8 crashes (SIGSEGV, sometimes after queueing the
+  job, so the client sees no answer) on any non-empty ``argv``; script arguments are refused.
+
+Options Hyperion consumes itself (``spec.hyperion_options``: ``--test-only``, ``--wait``,
+``--parsable``, ...) are never sent, by :func:`to_sbatch_argv` or :func:`to_rest_job`; the
+caller acts on them (an estimate instead of a submission, waiting for the end).
 """
 
 from __future__ import annotations
@@ -84,14 +103,13 @@ _REST: dict[str, Callable[[str | None], Any]] = {
 }
 
 
-def to_rest_job(
-    spec: JobSpec, *, environment: Mapping[str, str], argv0: str | None = None
-) -> dict[str, Any]:
+def to_rest_job(spec: JobSpec, *, environment: Mapping[str, str]) -> dict[str, Any]:
     """The ``job`` object of ``POST /slurm/v0.0.38/job/submit`` for ``spec``.
 
     ``environment`` is the job's environment (slurmrestd requires one; ``--export`` cannot be
-    used over REST). ``argv`` is ``[argv0, *script_args]``; slurmd replaces ``argv[0]`` with the
-    script's path. An option v0.0.38 cannot express raises :class:`JobSpecError`.
+    used over REST). An option v0.0.38 cannot express raises :class:`JobSpecError`, and so do
+    script arguments (slurmrestd 22.05 crashes on ``argv``; see the module docstring).
+    ``spec.hyperion_options`` are not sent.
     """
     table = option_table()
     job: dict[str, Any] = {}
@@ -105,21 +123,22 @@ def to_rest_job(
                 "(local or ssh access)",
             )
         job[opt.rest] = _REST[opt.rest_type](ov.value)
+    if spec.script_args:
+        raise JobSpecError(
+            f"script arguments {list(spec.script_args)!r} cannot be sent to slurmrestd: "
+            "slurmrestd 22.05 crashes on the v0.0.38 argv field",
+            hint="pass them through the job's environment, or place the job on a site "
+            "reached by sbatch (local or ssh access)",
+        )
     if not environment:
         raise JobSpecError("slurmrestd needs the job's environment; none was given")
     for key, val in environment.items():
         if not key or "=" in key or "\0" in key or "\0" in val:
             raise JobSpecError(f"environment variable {key!r} cannot be sent to slurmrestd")
     job["environment"] = dict(environment)
-    job["argv"] = [argv0 or spec.script_path or "script", *spec.script_args]
     return job
 
 
-def to_rest_submission(
-    spec: JobSpec, *, environment: Mapping[str, str], argv0: str | None = None
-) -> dict[str, Any]:
+def to_rest_submission(spec: JobSpec, *, environment: Mapping[str, str]) -> dict[str, Any]:
     """The whole request body: ``{"script": ..., "job": ...}``."""
-    return {
-        "script": spec.script_text,
-        "job": to_rest_job(spec, environment=environment, argv0=argv0),
-    }
+    return {"script": spec.script_text, "job": to_rest_job(spec, environment=environment)}

@@ -87,8 +87,15 @@ class CliConnector(SiteConnector):
     def _login_user(self) -> str:
         """The Unix user commands run as before any user switch."""
 
-    def _argv(self, tool: str, args: Iterable[str], *, user: str | None = None,
-              env: Mapping[str, str] | None = None, utc: bool = True) -> list[str]:
+    def _argv(
+        self,
+        tool: str,
+        args: Iterable[str],
+        *,
+        user: str | None = None,
+        env: Mapping[str, str] | None = None,
+        utc: bool = True,
+    ) -> list[str]:
         """``[become user] env -i VAR=... /path/tool args...``: the job never sees our env."""
         path = f"{self.bin_dir.rstrip('/')}/{tool}" if self.bin_dir else tool
         variables = dict(env or {})
@@ -114,9 +121,16 @@ class CliConnector(SiteConnector):
             hint="set submit_as = 'sudo' or 'runuser' in the site's [access] table",
         )
 
-    def _run(self, tool: str, *args: str, stdin: str | None = None, user: str | None = None,
-             env: Mapping[str, str] | None = None, submitting: bool = False,
-             check: bool = True) -> CommandResult:
+    def _run(
+        self,
+        tool: str,
+        *args: str,
+        stdin: str | None = None,
+        user: str | None = None,
+        env: Mapping[str, str] | None = None,
+        submitting: bool = False,
+        check: bool = True,
+    ) -> CommandResult:
         argv = self._argv(tool, args, user=user, env=env, utc=not submitting)
         self.calls += 1
         res = self._exec(argv, stdin=stdin, timeout=self.timeout_s, submitting=submitting)
@@ -137,7 +151,9 @@ class CliConnector(SiteConnector):
         try:
             doc: dict[str, Any] = json.loads(res.stdout)
         except json.JSONDecodeError as exc:
-            raise SlurmCommandError(self.site, f"{tool} --json printed invalid JSON: {exc}") from None
+            raise SlurmCommandError(
+                self.site, f"{tool} --json printed invalid JSON: {exc}"
+            ) from None
         errors = envelope_errors(doc)
         if errors:
             raise SlurmCommandError(self.site, f"{tool}: {'; '.join(errors)}")
@@ -155,7 +171,9 @@ class CliConnector(SiteConnector):
 
     def ping(self) -> SiteInfo:
         cfg = self._config()
-        return SiteInfo(cluster=cfg.get("ClusterName", ""), slurm_version=cfg.get("SLURM_VERSION", ""))
+        return SiteInfo(
+            cluster=cfg.get("ClusterName", ""), slurm_version=cfg.get("SLURM_VERSION", "")
+        )
 
     def _submit_args(self, sub: Submission) -> list[str]:
         args = [f"--chdir={sub.cwd}"]
@@ -164,8 +182,16 @@ class CliConnector(SiteConnector):
         return args
 
     def submit(self, sub: Submission) -> str:
-        res = self._run("sbatch", "--parsable", *self._submit_args(sub), stdin=sub.script,
-                        user=sub.user, env=sub.environment, submitting=True, check=False)
+        res = self._run(
+            "sbatch",
+            "--parsable",
+            *self._submit_args(sub),
+            stdin=sub.script,
+            user=sub.user,
+            env=sub.environment,
+            submitting=True,
+            check=False,
+        )
         if res.rc != 0:
             text = (res.stderr or res.stdout).strip()
             if _UNREACHABLE.search(text):
@@ -197,7 +223,11 @@ class CliConnector(SiteConnector):
         if not ids:
             return
         res = self._run("scancel", *ids, check=False)
-        if res.rc != 0 and "Invalid job id" not in res.stderr and "already completing" not in res.stderr:
+        if (
+            res.rc != 0
+            and "Invalid job id" not in res.stderr
+            and "already completing" not in res.stderr
+        ):
             self._raise("scancel", res)
 
     def partitions(self) -> list[PartitionInfo]:
@@ -214,12 +244,24 @@ class CliConnector(SiteConnector):
         parts = partition_states(nodes, self.partitions(), queue)
         from hyperion.sites.slurm_json import slurm_version
 
-        return SiteState(site=self.site, time=time.time(), partitions=parts, jobs=tuple(queue),
-                         slurm_version=slurm_version(nodes))
+        return SiteState(
+            site=self.site,
+            time=time.time(),
+            partitions=parts,
+            jobs=tuple(queue),
+            slurm_version=slurm_version(nodes),
+        )
 
     def estimate_start(self, sub: Submission) -> StartEstimate:
-        res = self._run("sbatch", "--test-only", *self._submit_args(sub), stdin=sub.script,
-                        user=sub.user, env={**sub.environment, "TZ": "UTC"}, check=False)
+        res = self._run(
+            "sbatch",
+            "--test-only",
+            *self._submit_args(sub),
+            stdin=sub.script,
+            user=sub.user,
+            env={**sub.environment, "TZ": "UTC"},
+            check=False,
+        )
         est = test_only_estimate(res.stderr)
         if est is None:
             text = (res.stderr or res.stdout).strip()

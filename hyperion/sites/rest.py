@@ -79,8 +79,11 @@ class RestConnector(SiteConnector):
     def _client(self) -> httpx.Client:
         with self._lock:
             if self._http is None:
-                self._http = httpx.Client(base_url=self.access.url, timeout=self.access.timeout_s,
-                                          verify=self.access.verify_tls)
+                self._http = httpx.Client(
+                    base_url=self.access.url,
+                    timeout=self.access.timeout_s,
+                    verify=self.access.verify_tls,
+                )
             return self._http
 
     def close(self) -> None:
@@ -103,19 +106,29 @@ class RestConnector(SiteConnector):
                 assert a.token_file is not None
                 if user != a.token_user:
                     raise AuthenticationRefused(
-                        self.site, f"the token in {a.token_file} is for {a.token_user!r}; "
+                        self.site,
+                        f"the token in {a.token_file} is for {a.token_user!r}; "
                         f"cannot act as {user!r}",
                         hint="configure jwt_key_file to mint per-user tokens",
                     )
                 token = a.token_file.read_text().strip().removeprefix("SLURM_JWT=")
                 expires = now + 300
         except OSError as exc:
-            raise AuthenticationRefused(self.site, f"cannot read the JWT credential: {exc}") from None
+            raise AuthenticationRefused(
+                self.site, f"cannot read the JWT credential: {exc}"
+            ) from None
         self._tokens[user] = (expires, token)
         return token
 
-    def _call(self, method: str, path: str, *, user: str | None = None,
-              body: dict[str, Any] | None = None, submitting: bool = False) -> dict[str, Any]:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        body: dict[str, Any] | None = None,
+        submitting: bool = False,
+    ) -> dict[str, Any]:
         user = user or self.access.admin_user
         headers = {"X-SLURM-USER-NAME": user, "X-SLURM-USER-TOKEN": self._token(user)}
         url = path if path.startswith("/slurmdb/") else self._prefix + path
@@ -128,8 +141,12 @@ class RestConnector(SiteConnector):
             raise SiteUnreachable(self.site, f"slurmrestd timed out: {exc}") from None
         except httpx.TransportError as exc:
             if submitting and not isinstance(exc, httpx.ConnectError):
-                raise SubmitOutcomeUnknown(self.site, f"slurmrestd connection broke: {exc}") from None
-            raise SiteUnreachable(self.site, f"cannot reach slurmrestd at {self.access.url}: {exc}") from None
+                raise SubmitOutcomeUnknown(
+                    self.site, f"slurmrestd connection broke: {exc}"
+                ) from None
+            raise SiteUnreachable(
+                self.site, f"cannot reach slurmrestd at {self.access.url}: {exc}"
+            ) from None
         if resp.status_code in (401, 403):
             raise AuthenticationRefused(
                 self.site, f"slurmrestd refused the token for {user!r} (HTTP {resp.status_code})"
@@ -210,8 +227,13 @@ class RestConnector(SiteConnector):
         nodes = self._call("GET", "/nodes")
         queue = queued_jobs(self._call("GET", "/jobs"))
         parts = partition_states(nodes, self.partitions(), queue)
-        return SiteState(site=self.site, time=time.time(), partitions=parts, jobs=tuple(queue),
-                         slurm_version=slurm_version(nodes))
+        return SiteState(
+            site=self.site,
+            time=time.time(),
+            partitions=parts,
+            jobs=tuple(queue),
+            slurm_version=slurm_version(nodes),
+        )
 
     def estimate_start(self, sub: Submission) -> StartEstimate:
         rest_job(sub)  # the same validation as submit
@@ -223,7 +245,8 @@ class RestConnector(SiteConnector):
         active = any(m not in {"OFF", "DISABLED", ""} for m in modes.values())
         return PreemptionSettings(
             preempt_type="unknown (slurmrestd v0.0.38 does not expose PreemptType)"
-            if active else "preempt/none",
+            if active
+            else "preempt/none",
             preempt_mode="OFF" if not active else "PER-PARTITION",
             partition_modes=modes,
         )

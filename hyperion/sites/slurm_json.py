@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from hyperion.sites.base import JobStatus, PartitionInfo, StartEstimate
@@ -374,7 +374,7 @@ def test_only_estimate(stderr: str) -> StartEstimate | None:
         when = datetime.strptime(m.group("time"), "%Y-%m-%dT%H:%M:%S")
     except ValueError:  # another SLURM_TIME_FORMAT: no estimate rather than a traceback
         return None
-    when = when.replace(tzinfo=timezone.utc)
+    when = when.replace(tzinfo=UTC)
     return StartEstimate(
         start_time=when.timestamp(),
         partition=m.group("partition"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import select
 import shlex
-import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -106,7 +105,8 @@ class SshConnector(CliConnector):
         a = self.access
         if not a.known_hosts.is_file():
             raise HostKeyMismatch(
-                self.site, f"known_hosts file {a.known_hosts} does not exist",
+                self.site,
+                f"known_hosts file {a.known_hosts} does not exist",
                 hint=f"record the host key: ssh-keyscan -p {a.port} {a.host} >> {a.known_hosts}",
             )
         client = paramiko.SSHClient()
@@ -114,9 +114,15 @@ class SshConnector(CliConnector):
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
             client.connect(
-                a.host, port=a.port, username=a.user, key_filename=str(a.key_file),
-                timeout=a.connect_timeout_s, banner_timeout=a.connect_timeout_s,
-                auth_timeout=a.connect_timeout_s, allow_agent=False, look_for_keys=False,
+                a.host,
+                port=a.port,
+                username=a.user,
+                key_filename=str(a.key_file),
+                timeout=a.connect_timeout_s,
+                banner_timeout=a.connect_timeout_s,
+                auth_timeout=a.connect_timeout_s,
+                allow_agent=False,
+                look_for_keys=False,
             )
         except paramiko.BadHostKeyException as exc:
             client.close()
@@ -136,13 +142,17 @@ class SshConnector(CliConnector):
             client.close()
             if "not found in known_hosts" in str(exc):
                 raise HostKeyMismatch(
-                    self.site, f"host {a.host}:{a.port} is not in {a.known_hosts}",
-                    hint=f"verify its key, then: ssh-keyscan -p {a.port} {a.host} >> {a.known_hosts}",
+                    self.site,
+                    f"host {a.host}:{a.port} is not in {a.known_hosts}",
+                    hint=f"verify its key, then: ssh-keyscan -p {a.port} {a.host} >> "
+                    f"{a.known_hosts}",
                 ) from None
             raise SiteUnreachable(self.site, f"SSH to {a.host}:{a.port} failed: {exc}") from None
         except (OSError, EOFError) as exc:
             client.close()
-            raise SiteUnreachable(self.site, f"cannot connect to {a.host}:{a.port}: {exc}") from None
+            raise SiteUnreachable(
+                self.site, f"cannot connect to {a.host}:{a.port}: {exc}"
+            ) from None
         transport = client.get_transport()
         if transport is not None and a.keepalive_s:
             transport.set_keepalive(a.keepalive_s)
@@ -169,8 +179,9 @@ class SshConnector(CliConnector):
                 self._client = None
 
     # -- commands -------------------------------------------------------------------------
-    def _exec(self, argv: list[str], *, stdin: str | None, timeout: float,
-              submitting: bool) -> CommandResult:
+    def _exec(
+        self, argv: list[str], *, stdin: str | None, timeout: float, submitting: bool
+    ) -> CommandResult:
         if self.access.remote_runner:
             result = self._run_in_runner(argv, stdin=stdin, timeout=timeout, submitting=submitting)
             if result is not None:
@@ -188,8 +199,9 @@ class SshConnector(CliConnector):
                     raise SiteUnreachable(self.site, f"SSH channel could not open: {exc}") from None
         raise AssertionError("unreachable")
 
-    def _exec_channel(self, argv: list[str], *, stdin: str | None, timeout: float,
-                      submitting: bool) -> CommandResult:
+    def _exec_channel(
+        self, argv: list[str], *, stdin: str | None, timeout: float, submitting: bool
+    ) -> CommandResult:
         """One SSH channel per command: the remote login shell runs the quoted argv."""
         import paramiko
 
@@ -233,8 +245,9 @@ class SshConnector(CliConnector):
         self._runner = channel
         return channel
 
-    def _run_in_runner(self, argv: list[str], *, stdin: str | None, timeout: float,
-                       submitting: bool) -> CommandResult | None:
+    def _run_in_runner(
+        self, argv: list[str], *, stdin: str | None, timeout: float, submitting: bool
+    ) -> CommandResult | None:
         """Run argv in the persistent runner (no shell, no login scripts); None to fall back."""
         import paramiko
 
@@ -265,7 +278,8 @@ class SshConnector(CliConnector):
         if reply.get("timeout"):
             if submitting:
                 raise SubmitOutcomeUnknown(
-                    self.site, f"sbatch timed out after {timeout:.0f}s; the job may exist")
+                    self.site, f"sbatch timed out after {timeout:.0f}s; the job may exist"
+                )
             raise SiteUnreachable(self.site, f"Slurm command timed out after {timeout:.0f}s")
         return CommandResult(int(reply["rc"]), str(reply["out"]), str(reply["err"]))
 
@@ -284,14 +298,19 @@ class SshConnector(CliConnector):
             while channel.recv_stderr_ready():
                 err += channel.recv_stderr(65536)
             # sshd may send exit-status before the last output: wait for EOF, not for the status
-            if channel.eof_received and not channel.recv_ready() and not channel.recv_stderr_ready():
+            if (
+                channel.eof_received
+                and not channel.recv_ready()
+                and not channel.recv_stderr_ready()
+            ):
                 break
             left = deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout(f"no exit status after {timeout:.0f}s")
+                raise TimeoutError(f"no exit status after {timeout:.0f}s")
             select.select([channel], [], [], min(left, 0.05))
         left = max(deadline - time.monotonic(), 0.1)
         if not channel.status_event.wait(left):
-            raise socket.timeout(f"no exit status after {timeout:.0f}s")
-        return CommandResult(channel.recv_exit_status(), out.decode(errors="replace"),
-                             err.decode(errors="replace"))
+            raise TimeoutError(f"no exit status after {timeout:.0f}s")
+        return CommandResult(
+            channel.recv_exit_status(), out.decode(errors="replace"), err.decode(errors="replace")
+        )

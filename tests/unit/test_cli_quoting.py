@@ -98,14 +98,14 @@ def test_submit_as_none_refuses_another_user(monkeypatch: pytest.MonkeyPatch) ->
 def test_submit_args(conn: LocalConnector) -> None:
     sub = Submission(
         script="#!/bin/sh\n", user="alice", cwd="/home/alice/my dir",
-        options=(("job-name", "x; $(touch y)"), ("requeue", None), ("comment", "a\nb"),
+        options=(("job-name", "x; $(touch y)"), ("requeue", None), ("comment", "a\tb"),
                  ("partition", "gpu"), ("exclusive", None), ("export", "")),
     )
     assert conn._submit_args(sub) == [
         "--chdir=/home/alice/my dir",
         "--job-name=x; $(touch y)",
         "--requeue",
-        "--comment=a\nb",
+        "--comment=a\tb",
         "--partition=gpu",
         "--exclusive",
         "--export=",

@@ -84,7 +84,7 @@ def test_rest_job_fields() -> None:
         "-e", "e.%j", "-a", "0-3", "-d", "afterok:1", "--begin=now+1hour", "--requeue", "-H",
         "-C", "fast", "--exclusive", "--mail-type=END", "--mail-user=u@x", "--wckey=w",
         "--signal=B:USR1@60", "--gres=gpu:a100:1", "--open-mode=t", "--nice",
-        "--kill-on-invalid-dep=yes", "--get-user-env", "--tmp=1G", "run.sh", "x",
+        "--kill-on-invalid-dep=yes", "--get-user-env", "--tmp=1G", "run.sh",
     )  # fmt: skip
     assert job == {
         "name": "n",
@@ -119,7 +119,6 @@ def test_rest_job_fields() -> None:
         "get_user_environment": None,
         "temporary_disk_per_node": 1024,
         "environment": ENV,
-        "argv": ["run.sh", "x"],
     }
     json.dumps(job)  # serialisable as is
 
@@ -164,7 +163,7 @@ def test_rest_needs_an_environment() -> None:
 
 
 def test_rest_submission_carries_the_script() -> None:
-    body = to_rest_submission(resolve(["-J", "x"], {}, SH), environment=ENV, argv0="job")
+    body = to_rest_submission(resolve(["-J", "x"], {}, SH), environment=ENV)
     assert body["script"] == SH
-    assert body["job"]["argv"] == ["job"]
+    assert "argv" not in body["job"]  # any argv crashes slurmrestd 22.05
     assert body["job"]["name"] == "x"
