@@ -8,34 +8,28 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from hyperion.config.schema import LocalAccess, SshAccess
 from hyperion.errors import JobRejected, SiteUnreachable, SlurmCommandError
 from hyperion.sites.base import (
-    JobStatus,
     PartitionInfo,
     PreemptionSettings,
-    SiteConnector,
     SiteInfo,
     StartEstimate,
     Submission,
     SubmitOutcomeUnknown,
 )
+from hyperion.sites.common import SlurmJsonConnector
 from hyperion.sites.slurm_json import (
     envelope_errors,
     key_values,
-    partition_states,
-    queued_jobs,
-    sacct_statuses,
     scontrol_partitions,
-    squeue_statuses,
     test_only_estimate,
 )
-from hyperion.types import SiteState
 
 _UNREACHABLE = re.compile(
     r"Unable to contact slurm controller|Socket timed out|Connection refused|"
@@ -43,8 +37,6 @@ _UNREACHABLE = re.compile(
     re.IGNORECASE,
 )
 _SBATCH_ERROR = re.compile(r"(?:sbatch: )?error: (?:Batch job submission failed: )?(.*)")
-#: how long the partition configuration is reused between snapshots
-PARTITION_CACHE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,24 +48,15 @@ class CommandResult:
     stderr: str
 
 
-class CliConnector(SiteConnector):
+class CliConnector(SlurmJsonConnector):
     """Slurm through its command-line tools. See :class:`SiteConnector` for the contract."""
 
-    def __init__(
-        self,
-        site: str,
-        *,
-        slurm_conf: str | None,
-        bin_dir: str | None,
-        submit_as: Literal["runuser", "sudo", "none"],
-        timeout_s: float,
-    ) -> None:
+    def __init__(self, site: str, access: LocalAccess | SshAccess) -> None:
         super().__init__(site)
-        self.slurm_conf = slurm_conf
-        self.bin_dir = bin_dir
-        self.submit_as = submit_as
-        self.timeout_s = timeout_s
-        self._partitions: tuple[float, list[PartitionInfo]] | None = None
+        self.slurm_conf = str(access.slurm_conf) if access.slurm_conf else None
+        self.bin_dir = str(access.bin_dir) if access.bin_dir else None
+        self.submit_as: Literal["runuser", "sudo", "none"] = access.submit_as
+        self.timeout_s = access.command_timeout_s
 
     # -- transport ------------------------------------------------------------------------
     @abstractmethod
@@ -204,19 +187,17 @@ class CliConnector(SiteConnector):
             raise SubmitOutcomeUnknown(self.site, f"sbatch printed no job id: {res.stdout!r}")
         return job_id
 
-    def jobs(self, job_ids: Iterable[str] | None = None) -> dict[str, JobStatus]:
-        wanted = None if job_ids is None else {str(j) for j in job_ids}
-        found = {s.job_id: s for s in squeue_statuses(self._json("squeue"))}
-        if wanted is None:
-            return found
-        result = {j: s for j, s in found.items() if j in wanted}
-        missing = sorted(wanted - result.keys(), key=lambda j: (len(j), j))
-        if missing:
-            doc = self._json("sacct", "-X", "--jobs", ",".join(missing))
-            for s in sacct_statuses(doc):
-                if s.job_id in wanted:
-                    result[s.job_id] = s
-        return result
+    def _queue_doc(self) -> dict[str, Any]:
+        return self._json("squeue")
+
+    def _nodes_doc(self) -> dict[str, Any]:
+        return self._json("sinfo")
+
+    def _accounting_doc(self, job_ids: list[str]) -> dict[str, Any]:
+        return self._json("sacct", "-X", "--jobs", ",".join(job_ids))
+
+    def _fetch_partitions(self) -> list[PartitionInfo]:
+        return scontrol_partitions(self._run("scontrol", "show", "partition", "-o").stdout)
 
     def cancel(self, job_ids: Iterable[str]) -> None:
         ids = [str(j) for j in job_ids]
@@ -229,28 +210,6 @@ class CliConnector(SiteConnector):
             and "already completing" not in res.stderr
         ):
             self._raise("scancel", res)
-
-    def partitions(self) -> list[PartitionInfo]:
-        now = time.monotonic()
-        if self._partitions and now - self._partitions[0] < PARTITION_CACHE_S:
-            return self._partitions[1]
-        parts = scontrol_partitions(self._run("scontrol", "show", "partition", "-o").stdout)
-        self._partitions = (now, parts)
-        return parts
-
-    def snapshot(self) -> SiteState:
-        nodes = self._json("sinfo")
-        queue = queued_jobs(self._json("squeue"))
-        parts = partition_states(nodes, self.partitions(), queue)
-        from hyperion.sites.slurm_json import slurm_version
-
-        return SiteState(
-            site=self.site,
-            time=time.time(),
-            partitions=parts,
-            jobs=tuple(queue),
-            slurm_version=slurm_version(nodes),
-        )
 
     def estimate_start(self, sub: Submission) -> StartEstimate:
         res = self._run(

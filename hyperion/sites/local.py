@@ -15,13 +15,7 @@ class LocalConnector(CliConnector):
     """Runs sbatch/squeue/... locally (``shell=False`` always)."""
 
     def __init__(self, site: str, access: LocalAccess) -> None:
-        super().__init__(
-            site,
-            slurm_conf=str(access.slurm_conf) if access.slurm_conf else None,
-            bin_dir=str(access.bin_dir) if access.bin_dir else None,
-            submit_as=access.submit_as,
-            timeout_s=access.command_timeout_s,
-        )
+        super().__init__(site, access)
         self._user = getpass.getuser()
 
     def _login_user(self) -> str:

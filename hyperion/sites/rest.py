@@ -27,27 +27,21 @@ from hyperion.errors import (
     SlurmCommandError,
 )
 from hyperion.sites.base import (
-    JobStatus,
     PartitionInfo,
     PreemptionSettings,
-    SiteConnector,
     SiteInfo,
     StartEstimate,
     Submission,
     SubmitOutcomeUnknown,
 )
+from hyperion.sites.common import SlurmJsonConnector
 from hyperion.sites.estimate import estimate_from_snapshot
 from hyperion.sites.rest_job import rest_job
 from hyperion.sites.slurm_json import (
     envelope_errors,
-    partition_states,
-    queued_jobs,
     rest_partitions,
-    sacct_statuses,
     slurm_version,
-    squeue_statuses,
 )
-from hyperion.types import SiteState
 
 
 def _b64(data: bytes) -> str:
@@ -64,7 +58,7 @@ def mint_jwt(key: bytes, user: str, lifespan_s: int, now: float | None = None) -
     return f"{header}.{payload}.{_b64(signature)}"
 
 
-class RestConnector(SiteConnector):
+class RestConnector(SlurmJsonConnector):
     """slurmrestd client. See :class:`hyperion.sites.base.SiteConnector`."""
 
     def __init__(self, site: str, access: RestAccess) -> None:
@@ -194,19 +188,18 @@ class RestConnector(SiteConnector):
             raise JobRejected(self.site, "; ".join(envelope_errors(doc)) or f"no job id in {doc}")
         return str(job_id)
 
-    def jobs(self, job_ids: Iterable[str] | None = None) -> dict[str, JobStatus]:
-        wanted = None if job_ids is None else {str(j) for j in job_ids}
-        found = {s.job_id: s for s in squeue_statuses(self._call("GET", "/jobs"))}
-        if wanted is None:
-            return found
-        result = {j: s for j, s in found.items() if j in wanted}
-        missing = wanted - result.keys()
-        if missing:
-            doc = self._call("GET", f"/slurmdb/{self.access.api_version}/jobs")
-            for s in sacct_statuses(doc):
-                if s.job_id in missing:
-                    result[s.job_id] = s
-        return result
+    def _queue_doc(self) -> dict[str, Any]:
+        return self._call("GET", "/jobs")
+
+    def _nodes_doc(self) -> dict[str, Any]:
+        return self._call("GET", "/nodes")
+
+    def _accounting_doc(self, job_ids: list[str]) -> dict[str, Any]:
+        # v0.0.38 has no job-id filter for the accounting list; one call, filtered here
+        return self._call("GET", f"/slurmdb/{self.access.api_version}/jobs")
+
+    def _fetch_partitions(self) -> list[PartitionInfo]:
+        return rest_partitions(self._call("GET", "/partitions"))
 
     def cancel(self, job_ids: Iterable[str]) -> None:
         ids = [str(j) for j in job_ids]
@@ -219,21 +212,6 @@ class RestConnector(SiteConnector):
             errors = [e for e in envelope_errors(doc) if "already" not in e.lower()]
             if errors:
                 raise SlurmCommandError(self.site, f"cancel {job_id}: {'; '.join(errors)}")
-
-    def partitions(self) -> list[PartitionInfo]:
-        return rest_partitions(self._call("GET", "/partitions"))
-
-    def snapshot(self) -> SiteState:
-        nodes = self._call("GET", "/nodes")
-        queue = queued_jobs(self._call("GET", "/jobs"))
-        parts = partition_states(nodes, self.partitions(), queue)
-        return SiteState(
-            site=self.site,
-            time=time.time(),
-            partitions=parts,
-            jobs=tuple(queue),
-            slurm_version=slurm_version(nodes),
-        )
 
     def estimate_start(self, sub: Submission) -> StartEstimate:
         rest_job(sub)  # the same validation as submit

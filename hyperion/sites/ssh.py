@@ -81,13 +81,7 @@ class SshConnector(CliConnector):
     """Runs the Slurm CLI over SSH. See :class:`hyperion.sites.base.SiteConnector`."""
 
     def __init__(self, site: str, access: SshAccess) -> None:
-        super().__init__(
-            site,
-            slurm_conf=str(access.slurm_conf) if access.slurm_conf else None,
-            bin_dir=str(access.bin_dir) if access.bin_dir else None,
-            submit_as=access.submit_as,
-            timeout_s=access.command_timeout_s,
-        )
+        super().__init__(site, access)
         self.access = access
         self._client: paramiko.SSHClient | None = None
         self._lock = threading.Lock()
