@@ -83,7 +83,7 @@ def _demo() -> int:
 
 
 def main() -> int:
-    return run_main(_demo)
+    return run_main(_demo, prog="hyperion-demo")
 
 
 if __name__ == "__main__":

@@ -28,13 +28,15 @@ def config_path(flag: str | None) -> Path:
     )
 
 
-def run_main(body: Callable[[], int]) -> int:
+def run_main(body: Callable[[], int], prog: str = "hyperion") -> int:
     """Run a command body; print user errors as messages (no traceback) with their exit code."""
     try:
         return body()
     except HyperionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. piped into head
+        return 0

@@ -61,7 +61,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return run_main(lambda: _check(args))
+    return run_main(lambda: _check(args), prog="hctl")
 
 
 if __name__ == "__main__":

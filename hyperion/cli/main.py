@@ -17,6 +17,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from hyperion.cli.common import run_main
 from hyperion.errors import HyperionError
 
 #: benchmark names -> modules exposing ``add_arguments(parser)`` and ``run(args) -> int``
@@ -147,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hyperion`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.command == "bench":
             return _bench(args.name, args.rest)
         from hyperion.sim import cli as simcli  # the simulator, imported only when needed
@@ -155,14 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sim":
             return simcli.run_sim(args)
         return simcli.run_eval(args)
-    except HyperionError as exc:
-        print(f"hyperion: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("hyperion: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+
+    return run_main(body, prog="hyperion")
 
 
 if __name__ == "__main__":
