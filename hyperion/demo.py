@@ -9,7 +9,7 @@ import sys
 import time
 
 from hyperion.cli.common import config_path, run_main
-from hyperion.sites import Submission, connect
+from hyperion.sites import JobStatus, Submission, connect
 
 SCRIPT = """#!/bin/sh
 #SBATCH --job-name=hyperion-demo
@@ -61,7 +61,7 @@ def _demo() -> int:
             )
         return t
 
-    statuses: dict[str, object] = {}
+    statuses: dict[str, JobStatus | None] = {}
     with Live(table(), refresh_per_second=2) as live:
         while len(done) < len(conns) and time.monotonic() - start < 180:
             for name, conn in conns.items():

@@ -43,7 +43,10 @@ def expand_hostlist(hostlist: str, slurm_conf: str) -> list[str]:
     out = subprocess.run(
         ["scontrol", "show", "hostnames", hostlist],
         env={"PATH": "/usr/bin:/bin", "SLURM_CONF": slurm_conf},
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     return out.stdout.split()
 
@@ -63,11 +66,23 @@ class LocalProvider:
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         for node in nodes:
             subprocess.Popen(
-                [sys.executable, os.path.abspath(__file__), "boot", "--config", self.config_path, node],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                [
+                    sys.executable,
+                    os.path.abspath(__file__),
+                    "boot",
+                    "--config",
+                    self.config_path,
+                    node,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
             )
-            log(self.config, f"resume {node}: booting (delay {self.config.get('boot_delay_s', 0)}s)")
+            log(
+                self.config, f"resume {node}: booting (delay {self.config.get('boot_delay_s', 0)}s)"
+            )
 
     def boot(self, node: str) -> None:
         """Runs detached: wait out the boot delay, then become the node's slurmd."""
@@ -76,7 +91,10 @@ class LocalProvider:
         pf = pidfile(self.config, node)
         pf.parent.mkdir(parents=True, exist_ok=True)
         pf.write_text(f"{os.getpid()}\n")
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SLURM_CONF": str(self.config["slurm_conf"])}
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "SLURM_CONF": str(self.config["slurm_conf"]),
+        }
         os.execve(SLURMD, [SLURMD, "-D", "-b", "-N", node], env)
 
     def suspend(self, nodes: list[str]) -> None:
@@ -129,8 +147,11 @@ def main(argv: list[str]) -> int:
     config = json.loads(Path(config_path).read_text(encoding="utf-8"))
     kind = config.get("provider")
     if kind not in PROVIDERS:
-        print(f"power_save: unknown provider {kind!r} in {config_path}; "
-              f"known: {', '.join(PROVIDERS)}", file=sys.stderr)
+        print(
+            f"power_save: unknown provider {kind!r} in {config_path}; "
+            f"known: {', '.join(PROVIDERS)}",
+            file=sys.stderr,
+        )
         return 2
     provider = PROVIDERS[kind](config, config_path)
     if verb == "boot":
