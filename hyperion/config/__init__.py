@@ -3,6 +3,7 @@
 from hyperion.config.loader import load_config
 from hyperion.config.schema import (
     AccessConfig,
+    DaemonSettings,
     HyperionConfig,
     LocalAccess,
     PartitionConfig,
@@ -14,6 +15,7 @@ from hyperion.config.schema import (
 
 __all__ = [
     "AccessConfig",
+    "DaemonSettings",
     "HyperionConfig",
     "LocalAccess",
     "PartitionConfig",

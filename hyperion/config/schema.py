@@ -214,10 +214,31 @@ class SiteConfig(_Strict):
         return next((p for p in self.partitions if p.default), self.partitions[0])
 
 
+class DaemonSettings(_Strict):
+    """The optional ``[hyperion]`` table: how hyperiond places, polls and re-places."""
+
+    admin_group: str = Field("hyperion-admins", description="members see and cancel all jobs")
+    default_policy: str = "earliest-start"
+    policy_options: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    poll_interval_s: float = Field(5.0, gt=0, description="first poll interval")
+    poll_max_interval_s: float = Field(60.0, gt=0, description="adaptive back-off ceiling")
+    snapshot_interval_s: float = Field(30.0, gt=0)
+    reconcile_interval_s: float = Field(60.0, gt=0)
+    replace: bool = Field(True, description="move jobs that wait too long")
+    replace_interval_s: float = Field(30.0, gt=0)
+    replace_after_s: float = Field(300.0, ge=0, description="pending this long before a move")
+    replace_margin_s: float = Field(120.0, ge=0, description="required gain in predicted start")
+    max_moves: int = Field(2, ge=0, description="moves per job, against ping-pong")
+    down_after_s: float = Field(120.0, gt=0, description="unanswered this long: site is down")
+    unknown_grace_s: float = Field(60.0, ge=0, description="wait before resubmitting UNKNOWN")
+    estimate_timeout_s: float = Field(15.0, gt=0)
+
+
 class HyperionConfig(_Strict):
     """A whole configuration file: the sites and where it was read from."""
 
     sites: dict[str, SiteConfig]
+    hyperion: DaemonSettings = DaemonSettings()
     source: Path | None = Field(None, exclude=True)
 
     def site(self, name: str) -> SiteConfig:

@@ -1,0 +1,643 @@
+"""The federation: placement, exactly-once submission, tracking, re-placement and failover.
+
+One object owns the configuration, one connector per site, the database and the policy; the
+API handlers and the background loops only call it. The protocol is in docs/federation.md.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from hyperion.config.schema import HyperionConfig
+from hyperion.daemon.identity import Caller
+from hyperion.daemon.jobs import JobInput, build_submission, parse_job_input
+from hyperion.errors import HyperionError, JobRejected, SiteError, SiteUnreachable
+from hyperion.placement.cost import job_cost
+from hyperion.placement.feasible import Feasible, candidates
+from hyperion.placement.heuristics import get_policy
+from hyperion.placement.policy import Candidate, Decision
+from hyperion.sites import SiteConnector, SubmitOutcomeUnknown, connect
+from hyperion.sites.base import JobStatus
+from hyperion.state import repo
+from hyperion.state.db import session
+from hyperion.state.ids import key_from_comment
+from hyperion.state.models import Attempt, AttemptState, HyperionJobState, Job
+from hyperion.types import JobRequest, JobState, SiteState
+
+Log = Callable[..., None]
+CRASH_POINTS = frozenset({"before_submit", "after_submit", "during_replace"})
+
+
+class PlacementError(HyperionError):
+    """No site can take the job; the message gives the reason per site."""
+
+
+_RECOVER = (AttemptState.INTENT, AttemptState.UNKNOWN, AttemptState.CANCELLING)
+
+
+def _attempt(s: Any, attempt_id: int | None) -> Attempt:
+    a = repo.get_attempt(s, attempt_id) if attempt_id is not None else None
+    assert a is not None, f"attempt {attempt_id} vanished"
+    return a
+
+
+def _id(a: Attempt) -> int:
+    assert a.id is not None, "attempt not flushed"
+    return a.id
+
+
+def _job(s: Any, job_id: str) -> Job:
+    row = repo.get_job(s, job_id)
+    assert row is not None, f"job {job_id} vanished"
+    return row
+
+
+def _crash(point: str) -> None:
+    """Die like a power cut at a named point (tests set HYPERION_CRASH_AT)."""
+    if os.environ.get("HYPERION_CRASH_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class SiteHealth:
+    """What the daemon knows of a site's reachability."""
+
+    up: bool = True
+    last_ok: float | None = None
+    last_error: str = ""
+    failing_since: float | None = None
+    drained: bool = False
+
+
+@dataclass
+class Placement:
+    """A placement decision with the per-site table behind it."""
+
+    decision: Decision
+    policy: str
+    table: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "site": d.site,
+            "partition": d.partition,
+            "reason": d.reason,
+            "policy": self.policy,
+            "scores": d.scores,
+            "candidates": self.table,
+        }
+
+
+class Federation:
+    """hyperiond's core. Thread-safe: API threads and loop threads call it concurrently."""
+
+    def __init__(
+        self,
+        config: HyperionConfig,
+        engine: Any,
+        log: Log,
+        connectors: dict[str, SiteConnector] | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = config.hyperion
+        self.engine = engine
+        self.log = log
+        self.conns = connectors or {
+            name: connect(site) for name, site in config.sites.items() if site.enabled
+        }
+        self.snapshots: dict[str, SiteState] = {}
+        self.health: dict[str, SiteHealth] = {name: SiteHealth() for name in self.conns}
+        self.poll_interval = self.settings.poll_interval_s
+        self._mutate = threading.RLock()  # loops and cancels: one state transition at a time
+        self._in_flight: set[int] = set()  # attempts this process is submitting right now
+        self._in_flight_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
+        with session(self.engine) as s:
+            for status in repo.site_statuses(s):
+                if status.site in self.health:
+                    self.health[status.site].drained = status.drained
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for conn in self.conns.values():
+            conn.close()
+
+    # ------------------------------------------------------------------ health
+    def _ok(self, site: str) -> None:
+        h = self.health[site]
+        if not h.up:
+            self.log(f"site {site} answers again")
+        h.up, h.last_ok, h.failing_since, h.last_error = True, time.time(), None, ""
+
+    def _failed(self, site: str, exc: Exception) -> None:
+        h = self.health[site]
+        now = time.time()
+        h.last_error = str(exc)
+        if h.failing_since is None:
+            h.failing_since = now
+        if h.up and now - h.failing_since >= self.settings.down_after_s:
+            h.up = False
+            self.log(f"site {site} marked down: {exc}")
+
+    def _call(self, site: str, fn: Callable[[SiteConnector], Any]) -> Any:
+        """Call a connector, keeping the site's health; SiteErrors propagate."""
+        try:
+            result = fn(self.conns[site])
+        except SiteUnreachable as exc:
+            self._failed(site, exc)
+            raise
+        self._ok(site)
+        return result
+
+    def unavailable(self) -> dict[str, str]:
+        """Sites that must not receive new jobs, with the reason."""
+        out = {}
+        for name, h in self.health.items():
+            if h.drained:
+                out[name] = "drained by an administrator"
+            elif not h.up:
+                out[name] = f"down since {_hms(h.failing_since or 0)}: {h.last_error}"
+        return out
+
+    # ------------------------------------------------------------------ placement
+    def place(
+        self,
+        request: JobRequest,
+        job: JobInput,
+        policy_name: str | None = None,
+        exclude: Iterable[str] = (),
+        pin: str | None = None,
+    ) -> Placement:
+        """Choose a site for a job; :class:`PlacementError` with per-site reasons if none fits."""
+        unavailable = self.unavailable()
+        for site in exclude:
+            unavailable.setdefault(site, "excluded")
+        feasible, rejected = candidates(request, self.config, unavailable, only=pin)
+        if pin is not None and pin not in self.config.sites:
+            raise PlacementError(
+                f"--site {pin}: no such site; known sites: {', '.join(sorted(self.config.sites))}"
+            )
+        name = policy_name or self.settings.default_policy
+        options = self.settings.policy_options if name == self.settings.default_policy else {}
+        policy = get_policy(name, **options)
+        estimates = self._estimates(job, feasible) if policy.needs_start_estimate else {}
+        table: list[dict[str, Any]] = [
+            {"site": s, "partition": None, "feasible": False, "why_not": why}
+            for s, why in rejected.items()
+        ]
+        cands: list[Candidate] = []
+        now = time.time()
+        for f in feasible:
+            est = estimates.get(f.site)
+            if isinstance(est, Exception):
+                table.append(
+                    {
+                        "site": f.site,
+                        "partition": f.partition,
+                        "feasible": False,
+                        "why_not": str(est),
+                    }
+                )
+                continue
+            site_cfg = self.config.site(f.site)
+            part_cfg = site_cfg.partition(f.partition)
+            assert part_cfg is not None
+            cost = job_cost(request, site_cfg.prices, part_cfg)
+            state = self.snapshots.get(f.site) or SiteState(site=f.site, time=now, partitions=())
+            cands.append(
+                Candidate(
+                    site=f.site,
+                    state=state,
+                    partition=f.partition,
+                    est_start=est,
+                    cost=cost,
+                    currency=site_cfg.prices.currency,
+                )
+            )
+            table.append(
+                {
+                    "site": f.site,
+                    "partition": f.partition,
+                    "feasible": True,
+                    "why_not": "",
+                    "est_start": est,
+                    "cost": round(cost, 4),
+                    "currency": site_cfg.prices.currency,
+                }
+            )
+        if not cands:
+            reasons = "; ".join(f"{r['site']}: {r['why_not']}" for r in table) or "no sites"
+            raise PlacementError(f"no site can run this job ({reasons})")
+        decision = policy.decide(request, cands, now)
+        for row in table:
+            row["score"] = decision.scores.get(row["site"])
+        return Placement(decision=decision, policy=name, table=table)
+
+    def _estimates(self, job: JobInput, feasible: list[Feasible]) -> dict[str, float | Exception]:
+        """Slurm's start estimate from every candidate site, asked in parallel."""
+
+        def ask(f: Feasible) -> float:
+            sub = build_submission(job, self.config.site(f.site), f.partition, key=None)
+            return float(self._call(f.site, lambda c: c.estimate_start(sub)).start_time)
+
+        futures = {f.site: self._pool.submit(ask, f) for f in feasible}
+        wait(futures.values(), timeout=self.settings.estimate_timeout_s)
+        out: dict[str, float | Exception] = {}
+        for site, fut in futures.items():
+            if not fut.done():
+                out[site] = SiteUnreachable(site, "no start estimate in time")
+                continue
+            exc = fut.exception()
+            out[site] = exc if isinstance(exc, Exception) else fut.result()
+        return out
+
+    # ------------------------------------------------------------------ API operations
+    def submit(self, who: Caller, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /jobs: place and submit (or, with test_only, only explain the decision)."""
+        job = parse_job_input(body, who)
+        placement = self.place(job.request, job, job.policy, pin=job.site)
+        if job.test_only:
+            return 200, {"decision": placement.as_dict()}
+        d = placement.decision
+        with session(self.engine) as s:
+            row = repo.create_job(s, **job.to_row())
+            attempt = repo.add_attempt(
+                s, row, d.site, d.partition, f"{placement.policy}: {d.reason}", d.scores
+            )
+            job_id, attempt_id = row.id, attempt.id
+        assert attempt_id is not None
+        try:
+            self._submit_attempt(attempt_id, job)
+        except JobRejected as exc:
+            with session(self.engine) as s:
+                repo.set_job_state(
+                    s, _job(s, job_id), HyperionJobState.REJECTED, reason=exc.slurm_message
+                )
+            raise
+        return 201, {"job": self.job_view(job_id)}
+
+    def job_view(self, job_id: str) -> dict[str, Any]:
+        with session(self.engine, write=False) as s:
+            return repo.job_to_dict(_job(s, job_id), repo.attempts_of(s, job_id))
+
+    def list_jobs(self, who: Caller, query: dict[str, str]) -> list[dict[str, Any]]:
+        owner = query.get("user")
+        if owner and owner != who.user and not who.admin:
+            raise HyperionError(f"only admins may list the jobs of {owner}")
+        see_all = who.admin and query.get("all") in {"1", "true"}
+        with session(self.engine, write=False) as s:
+            rows = repo.list_jobs(
+                s,
+                owner=owner or (None if see_all else who.user),
+                all=see_all and not owner,
+                site=query.get("site"),
+                state=query.get("state"),
+            )
+            attempts = repo.attempts_by_job(s, [r.id for r in rows])
+            return [repo.job_to_dict(r, attempts.get(r.id, [])) for r in rows]
+
+    def _own(self, who: Caller, job_id: str) -> None:
+        with session(self.engine, write=False) as s:
+            row = repo.get_job(s, job_id)
+            owner = row.owner if row is not None else None
+        if owner is None or (owner != who.user and not who.admin):
+            raise LookupError(job_id)  # the same answer whether it exists or not
+
+    def get_job(self, who: Caller, job_id: str) -> dict[str, Any]:
+        self._own(who, job_id)
+        return self.job_view(job_id)
+
+    def cancel(self, who: Caller, job_id: str) -> dict[str, Any]:
+        """Cancel the job wherever it is; a finished job is left as it is."""
+        self._own(who, job_id)
+        reason = f"cancelled by {who.user}"
+        with self._mutate:
+            with session(self.engine) as s:
+                row = _job(s, job_id)
+                row.cancel_requested = True
+                s.add(row)
+                targets = []
+                for a in repo.attempts_of(s, job_id):
+                    if not AttemptState(a.state).is_live:
+                        continue
+                    if a.slurm_job_id:
+                        targets.append((a.id, a.site, a.slurm_job_id))
+                    else:
+                        repo.set_attempt_state(s, a, AttemptState.ABANDONED, end_reason=reason)
+            for attempt_id, site, slurm_id in targets:
+                try:
+                    self._call(site, lambda c: c.cancel([slurm_id]))  # noqa: B023 - called at once
+                except SiteError as exc:  # the site is down: reconcile cancels it later
+                    self.log(f"cancel of {job_id} on {site} deferred: {exc}")
+                    with session(self.engine) as s:
+                        repo.set_attempt_state(
+                            s, _attempt(s, attempt_id), AttemptState.CANCELLING, end_reason=reason
+                        )
+                    continue
+                with session(self.engine) as s:
+                    repo.set_attempt_state(
+                        s, _attempt(s, attempt_id), AttemptState.CANCELLED, end_reason=reason
+                    )
+        return self.job_view(job_id)
+
+    def sites(self) -> list[dict[str, Any]]:
+        out = []
+        for name, site in self.config.sites.items():
+            h = self.health.get(name, SiteHealth(up=False, last_error="disabled"))
+            snap = self.snapshots.get(name)
+            out.append(
+                {
+                    "name": name,
+                    "access": site.access.kind,
+                    "enabled": site.enabled,
+                    "up": h.up and name in self.conns,
+                    "drained": h.drained,
+                    "last_ok": h.last_ok,
+                    "last_error": h.last_error,
+                    "pending": snap.pending_jobs if snap else None,
+                    "running": sum(p.running_jobs for p in snap.partitions) if snap else None,
+                    "idle_cpus": snap.idle_cpus if snap else None,
+                    "idle_gpus": sum(p.idle_gpus for p in snap.partitions) if snap else None,
+                    "policy": self.settings.default_policy,
+                }
+            )
+        return out
+
+    def set_drained(self, site: str, drained: bool) -> dict[str, Any]:
+        self.config.site(site)
+        if site in self.health:
+            self.health[site].drained = drained
+        with session(self.engine) as s:
+            repo.set_site_status(s, site, drained=drained)
+        self.log(f"site {site} {'drained' if drained else 'resumed'}")
+        return next(x for x in self.sites() if x["name"] == site)
+
+    # ------------------------------------------------------------------ submission protocol
+    def _submit_attempt(self, attempt_id: int, job: JobInput) -> None:
+        """Steps 2-3 of the exactly-once protocol for an INTENT attempt."""
+        with self._in_flight_lock:
+            if attempt_id in self._in_flight:
+                return
+            self._in_flight.add(attempt_id)
+        try:
+            with session(self.engine, write=False) as s:
+                a = _attempt(s, attempt_id)
+                site, partition, key = a.site, a.partition or "", a.key
+            sub = build_submission(job, self.config.site(site), partition, key=key)
+            _crash("before_submit")
+            try:
+                slurm_id = self._call(site, lambda c: c.submit(sub))
+            except SubmitOutcomeUnknown as exc:
+                self._set(attempt_id, AttemptState.UNKNOWN, str(exc))
+                return
+            except JobRejected as exc:
+                self._set(attempt_id, AttemptState.ABANDONED, exc.slurm_message)
+                raise
+            except SiteError as exc:
+                self._set(attempt_id, AttemptState.ABANDONED, str(exc))
+                raise
+            _crash("after_submit")
+            with session(self.engine) as s:
+                repo.set_attempt_state(
+                    s, _attempt(s, attempt_id), AttemptState.SUBMITTED, slurm_job_id=slurm_id
+                )
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(attempt_id)
+
+    def _set(self, attempt_id: int, state: AttemptState, reason: str | None = None) -> None:
+        with session(self.engine) as s:
+            repo.set_attempt_state(s, _attempt(s, attempt_id), state, end_reason=reason)
+
+    # ------------------------------------------------------------------ loops
+    def poll(self) -> None:
+        """One status query per site with live attempts; adaptive interval."""
+        changed = False
+        with session(self.engine, write=False) as s:
+            wanted = {
+                site: [
+                    (a.id, a.slurm_job_id)
+                    for a in atts
+                    if a.slurm_job_id and a.state not in _RECOVER
+                ]
+                for site, atts in repo.live_attempts_by_site(s).items()
+                if site in self.conns
+            }
+        for site, pairs in wanted.items():
+            if not pairs:
+                continue
+            try:
+                ids = [sid for _, sid in pairs]
+                statuses = self._call(site, lambda c: c.jobs(ids))  # noqa: B023
+            except SiteError as exc:
+                self.log(f"poll {site}: {exc}")
+                continue
+            with self._mutate, session(self.engine) as s:
+                for attempt_id, slurm_id in pairs:
+                    status = statuses.get(str(slurm_id))
+                    a = _attempt(s, attempt_id)
+                    if (
+                        status is not None
+                        and a.state not in _RECOVER
+                        and repo.apply_status(s, a, status)
+                    ):
+                        changed = True
+        floor, ceiling = self.settings.poll_interval_s, self.settings.poll_max_interval_s
+        self.poll_interval = floor if changed else min(ceiling, self.poll_interval * 1.5)
+
+    def refresh_snapshots(self) -> None:
+        """A SiteState per site, in parallel, for placement and ``hctl sites``."""
+
+        def one(site: str) -> None:
+            try:
+                self.snapshots[site] = self._call(site, lambda c: c.snapshot())
+            except SiteError as exc:
+                self.log(f"snapshot {site}: {exc}")
+
+        list(self._pool.map(one, list(self.conns)))
+
+    def reconcile(self) -> None:
+        """Finish what a crash or an outage interrupted (docs/federation.md, recovery)."""
+        now = time.time()
+        with session(self.engine, write=False) as s:
+            pending = [
+                (
+                    _id(a),
+                    a.site,
+                    a.key,
+                    AttemptState(a.state),
+                    a.created_at,
+                    a.slurm_job_id,
+                    a.job_id,
+                )
+                for a in repo.attempts_in(s, _RECOVER)
+            ]
+        with self._in_flight_lock:
+            pending = [p for p in pending if p[0] not in self._in_flight]
+        found: dict[str, dict[str, JobStatus]] = {}
+        for site in {p[1] for p in pending}:
+            if site not in self.conns:
+                continue
+            try:
+                statuses = self._call(site, lambda c: c.jobs())
+            except SiteError as exc:
+                self.log(f"reconcile {site}: {exc}")
+                continue
+            found[site] = {k: st for st in statuses.values() if (k := key_from_comment(st.comment))}
+        for attempt_id, site, key, state, created, slurm_id, job_id in pending:
+            if site not in found:
+                continue
+            match = found[site].get(key)
+            if state is AttemptState.CANCELLING:
+                if match is not None and match.state is JobState.RUNNING:
+                    # it started before the move could cancel it (its site was down): the
+                    # duplicate rule below keeps whichever attempt started first
+                    with self._mutate, session(self.engine) as s:
+                        repo.apply_status(s, _attempt(s, attempt_id), match)
+                    continue
+                self._cancel_moved(attempt_id, site, slurm_id or (match.job_id if match else None))
+                continue
+            if match is not None:
+                with self._mutate, session(self.engine) as s:
+                    a = _attempt(s, attempt_id)
+                    repo.set_attempt_state(s, a, AttemptState.SUBMITTED, slurm_job_id=match.job_id)
+                    repo.apply_status(s, a, match)
+                self.log(f"adopted Slurm job {match.job_id} on {site} for attempt {key}")
+                continue
+            if state is AttemptState.UNKNOWN and now - created < self.settings.unknown_grace_s:
+                continue
+            with session(self.engine, write=False) as s:
+                row = _job(s, job_id)
+                if row.cancel_requested:
+                    continue
+                job = JobInput.from_row(row)
+            self.log(f"submitting attempt {key} to {site}: not found there after a restart")
+            try:
+                self._submit_attempt(attempt_id, job)
+            except SiteError as exc:
+                self.log(f"resubmission of {key} failed: {exc}")
+        self._resolve_duplicates()
+
+    def _cancel_moved(self, attempt_id: int, site: str, slurm_id: str | None) -> None:
+        if slurm_id:
+            try:
+                self._call(site, lambda c: c.cancel([slurm_id]))
+            except SiteError as exc:
+                self.log(f"cancel of moved job {slurm_id} on {site} deferred: {exc}")
+                return
+        with self._mutate, session(self.engine) as s:
+            a = _attempt(s, attempt_id)
+            state = AttemptState.CANCELLED if slurm_id else AttemptState.ABANDONED
+            repo.set_attempt_state(s, a, state)
+
+    def _resolve_duplicates(self) -> None:
+        """A job live in two places keeps the attempt that started first (else the newest)."""
+        with session(self.engine, write=False) as s:
+            several = repo.jobs_with_several_live_attempts(s)
+        for job_id, all_live in several.items():
+            attempts = [a for a in all_live if a.state not in _RECOVER and a.slurm_job_id]
+            if len(attempts) < 2:
+                continue
+            ranked = sorted(attempts, key=lambda a: (a.started_at or float("inf"), -a.seq))
+            for loser in ranked[1:]:
+                self.log(f"job {job_id} is live in two places; cancelling attempt {loser.key}")
+                assert loser.id is not None
+                with self._mutate, session(self.engine) as s:
+                    repo.set_attempt_state(
+                        s,
+                        _attempt(s, loser.id),
+                        AttemptState.CANCELLING,
+                        end_reason=f"duplicate of attempt {ranked[0].key}",
+                    )
+                self._cancel_moved(loser.id, loser.site, loser.slurm_job_id)
+
+    def replace(self) -> None:
+        """Move jobs pending too long to a site that predicts an earlier start by a margin."""
+        if not self.settings.replace:
+            return
+        cutoff = time.time() - self.settings.replace_after_s
+        with session(self.engine, write=False) as s:
+            work = [(_id(a), a.job_id, a.site) for a in repo.pending_attempts_older_than(s, cutoff)]
+        for attempt_id, job_id, site in work:
+            try:
+                self._maybe_move(attempt_id, job_id, site)
+            except HyperionError as exc:
+                self.log(f"re-placement of {job_id}: {exc}")
+
+    def _maybe_move(self, attempt_id: int, job_id: str, site: str) -> None:
+        with session(self.engine, write=False) as s:
+            row = _job(s, job_id)
+            attempts = repo.attempts_of(s, job_id)
+            if row.cancel_requested or len(attempts) - 1 >= self.settings.max_moves:
+                return
+            if row.pinned_site:
+                return  # the user chose the site
+            slurm_id = _attempt(s, attempt_id).slurm_job_id
+            job = JobInput.from_row(row)
+        if slurm_id is None:
+            return
+        here = self.health[site].up and site in self.conns
+        current: float | None = None
+        if here:
+            status = self._call(site, lambda c: c.jobs([slurm_id])).get(slurm_id)
+            if status is None or status.state is not JobState.PENDING:
+                return
+            current = status.start_time  # Slurm's own expected start of the pending job
+            if current is None:
+                return  # no evidence that moving helps
+        try:
+            placement = self.place(job.request, job, "earliest-start", exclude=[site])
+        except PlacementError:
+            return
+        best = placement.decision
+        best_start = next(
+            (r.get("est_start") for r in placement.table if r["site"] == best.site), None
+        )
+        if best_start is None:
+            return
+        if current is not None and best_start + self.settings.replace_margin_s >= current:
+            return
+        when = "unknown (site down)" if current is None else _hms(current)
+        reason = (
+            f"moved from {site} (expected start there {when}) to {best.site} "
+            f"(predicted {_hms(best_start)})"
+        )
+        with self._mutate:
+            with session(self.engine) as s:
+                old = _attempt(s, attempt_id)
+                if old.state not in (AttemptState.PENDING, AttemptState.SUBMITTED):
+                    return
+                repo.set_attempt_state(s, old, AttemptState.CANCELLING, end_reason=reason)
+                new = repo.add_attempt(
+                    s, _job(s, job_id), best.site, best.partition, reason, best.scores
+                )
+                new_id = new.id
+            _crash("during_replace")
+            assert new_id is not None
+            if here:
+                status = self._call(site, lambda c: c.jobs([slurm_id])).get(slurm_id)
+                if status is not None and status.state is not JobState.PENDING:
+                    with session(self.engine) as s:  # it started meanwhile: keep it there
+                        repo.set_attempt_state(
+                            s,
+                            _attempt(s, new_id),
+                            AttemptState.ABANDONED,
+                            end_reason="the job started where it was",
+                        )
+                        repo.apply_status(s, _attempt(s, attempt_id), status)
+                    return
+                self._cancel_moved(attempt_id, site, slurm_id)
+        self.log(f"job {job_id}: {reason}")
+        self._submit_attempt(new_id, job)
+
+
+def _hms(epoch: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(epoch))

@@ -1,0 +1,196 @@
+"""A job as hyperiond receives it (``POST /jobs``), and its translation for one site.
+
+The client sends the user's sbatch options exactly as typed; the daemon resolves them once with
+:func:`hyperion.jobspec.resolve` (command line > ``SBATCH_*`` > ``#SBATCH``), places the job,
+then builds a :class:`~hyperion.sites.Submission` per site with the partition, GPU type, account
+and QoS names of that site and the attempt's key in the Slurm job's comment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from hyperion.config.schema import SiteConfig
+from hyperion.daemon.identity import Caller
+from hyperion.errors import JobSpecError
+from hyperion.jobspec import JobSpec, resolve, to_request, to_sbatch_argv, translate
+from hyperion.jobspec.spec import OptionValue
+from hyperion.sites.base import DEFAULT_JOB_ENV, Submission
+from hyperion.state.ids import comment_with_key
+from hyperion.types import JobRequest
+
+#: variables sbatch reads as input; resolved by the daemon, so they must not reach the site
+_INPUT_VARS = re.compile(r"^(SBATCH_|SLURM_)")
+_SH_SHEBANG = re.compile(r"^#!\s*\S*/(?:env\s+)?(?:ba|da|z|k)?sh\b")
+_TOP_LEVEL_KEYS = {
+    "argv",
+    "script",
+    "script_path",
+    "script_args",
+    "env",
+    "cwd",
+    "test_only",
+    "site",
+    "policy",
+}
+
+
+@dataclass(frozen=True)
+class JobInput:
+    """A submission after validation and resolution."""
+
+    user: str
+    uid: int
+    argv: tuple[str, ...]
+    script: str
+    script_path: str | None
+    script_args: tuple[str, ...]
+    env: dict[str, str]
+    cwd: str
+    site: str | None
+    policy: str | None
+    test_only: bool
+    spec: JobSpec
+    request: JobRequest
+
+    def to_row(self) -> dict[str, Any]:
+        """The fields of the ``job`` table for this submission."""
+        return {
+            "name": self.request.name or "",
+            "owner": self.user,
+            "owner_uid": self.uid,
+            "account": self.request.account,
+            "policy": self.policy,
+            "pinned_site": self.site,
+            "spec": {
+                "argv": list(self.argv),
+                "script": self.script,
+                "script_path": self.script_path,
+                "script_args": list(self.script_args),
+                "env": self.env,
+                "cwd": self.cwd,
+            },
+            "request": dataclasses.asdict(self.request),
+        }
+
+    @classmethod
+    def from_row(cls, row: Any) -> JobInput:
+        """Rebuild the input of a stored job (after a restart, for a move)."""
+        s = row.spec
+        body = {
+            "argv": s["argv"],
+            "script": s["script"],
+            "script_path": s.get("script_path"),
+            "script_args": s.get("script_args", []),
+            "env": s["env"],
+            "cwd": s["cwd"],
+            "site": row.pinned_site,
+            "policy": row.policy,
+        }
+        return parse_job_input(body, Caller(uid=row.owner_uid, user=row.owner, admin=False))
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise JobSpecError(f"{what} must be a list of strings")
+    return value
+
+
+def parse_job_input(body: dict[str, Any], who: Caller) -> JobInput:
+    """Validate a ``POST /jobs`` body and resolve the job the way sbatch would."""
+    unknown = sorted(set(body) - _TOP_LEVEL_KEYS)
+    if unknown:
+        raise JobSpecError(f"unknown field(s) in the request: {', '.join(unknown)}")
+    argv = _strings(body.get("argv", []), "argv")
+    script_args = _strings(body.get("script_args", []), "script_args")
+    script = body.get("script")
+    if script is not None and not isinstance(script, str):
+        raise JobSpecError("script must be a string")
+    env = body.get("env") or {}
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
+        raise JobSpecError("env must be an object of strings")
+    cwd = body.get("cwd") or "/"
+    if not isinstance(cwd, str) or not cwd.startswith("/"):
+        raise JobSpecError(f"cwd must be an absolute path, got {cwd!r}")
+    site, policy = body.get("site"), body.get("policy")
+    for name, value in (("site", site), ("policy", policy)):
+        if value is not None and not isinstance(value, str):
+            raise JobSpecError(f"{name} must be a string")
+    spec = resolve(argv, env, script)
+    if script_args:
+        spec = dataclasses.replace(spec, script_args=tuple(script_args))
+    request = dataclasses.replace(to_request(spec), user=who.user)
+    return JobInput(
+        user=who.user,
+        uid=who.uid,
+        argv=tuple(argv),
+        script=spec.script_text,
+        script_path=body.get("script_path"),
+        script_args=tuple(script_args),
+        env=dict(env),
+        cwd=cwd,
+        site=site,
+        policy=policy,
+        test_only=bool(body.get("test_only")),
+        spec=spec,
+        request=request,
+    )
+
+
+def with_script_args(script: str, args: tuple[str, ...]) -> str:
+    """The script with ``set -- ARGS`` before its first command (sbatch passes arguments; a
+    script sent on stdin or over REST cannot take any). Only for sh-family interpreters."""
+    if not args:
+        return script
+    lines = script.splitlines(keepends=True)
+    if not lines or not _SH_SHEBANG.match(lines[0]):
+        raise JobSpecError(
+            "script arguments need a /bin/sh-family script (its first line is "
+            f"{lines[0].strip() if lines else 'empty'!r})",
+            hint="put the arguments inside the script, or use a sh/bash script that calls yours",
+        )
+    at = len(lines)
+    for i, line in enumerate(lines[1:], start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            at = i
+            break
+    set_line = (
+        "set -- " + " ".join(shlex.quote(a) for a in args) + "  # hyperion: script arguments\n"
+    )
+    return "".join(lines[:at] + [set_line] + lines[at:])
+
+
+def job_environment(env: dict[str, str]) -> dict[str, str]:
+    """The job's environment: the user's, less the sbatch input variables already resolved."""
+    clean = {k: v for k, v in env.items() if not _INPUT_VARS.match(k)}
+    return clean or dict(DEFAULT_JOB_ENV)
+
+
+def build_submission(
+    job: JobInput, site: SiteConfig, partition: str, key: str | None
+) -> Submission:
+    """The job translated for ``site``/``partition``; ``key`` goes into the Slurm comment."""
+    options = dict(job.spec.options)
+    options["partition"] = OptionValue("partition", partition, "hyperion", "placement")
+    spec = translate(dataclasses.replace(job.spec, options=options), site)
+    overrides: dict[str, str | None] = {}
+    if key is not None:
+        overrides["comment"] = comment_with_key(key, spec.get("comment"))
+    pairs: list[tuple[str, str | None]] = []
+    for word in to_sbatch_argv(spec, overrides):
+        name, eq, value = word[2:].partition("=")
+        pairs.append((name, value if eq else None))
+    return Submission(
+        script=with_script_args(job.script, job.script_args),
+        user=job.user,
+        options=tuple(pairs),
+        cwd=job.spec.get("chdir") or job.cwd,
+        environment=job_environment(job.env),
+    )

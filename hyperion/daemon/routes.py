@@ -1,0 +1,71 @@
+"""The v1 routes: thin handlers from HTTP requests to :class:`Federation` calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperion.api.server import ApiError, Request, Route
+from hyperion.daemon.federation import Federation, PlacementError
+from hyperion.errors import JobRejected, SiteError
+
+Reply = tuple[int, dict[str, Any]]
+
+
+def routes(fed: Federation) -> list[Route]:
+    """The route table of hyperiond's API, bound to ``fed``."""
+
+    def ping(req: Request) -> Reply:
+        return 200, {"pong": True}
+
+    def submit(req: Request) -> Reply:
+        try:
+            status, payload = fed.submit(req.caller, req.body)
+        except PlacementError as exc:
+            raise ApiError(
+                503,
+                exc.message,
+                "check the job's size and time limit against "
+                "`hctl sites`, or pin a site with --site",
+            ) from None
+        except JobRejected as exc:
+            raise ApiError(400, str(exc)) from None
+        except SiteError as exc:
+            raise ApiError(
+                503, str(exc), "the site may be down; try again or pin another"
+            ) from None
+        return status, payload
+
+    def list_jobs(req: Request) -> Reply:
+        return 200, {"jobs": fed.list_jobs(req.caller, req.query)}
+
+    def get_job(req: Request) -> Reply:
+        try:
+            return 200, {"job": fed.get_job(req.caller, req.params["job_id"])}
+        except LookupError:
+            raise ApiError(404, f"no job {req.params['job_id']} of yours") from None
+
+    def cancel_job(req: Request) -> Reply:
+        try:
+            return 200, {"job": fed.cancel(req.caller, req.params["job_id"])}
+        except LookupError:
+            raise ApiError(404, f"no job {req.params['job_id']} of yours") from None
+
+    def sites(req: Request) -> Reply:
+        return 200, {"sites": fed.sites()}
+
+    def drain(req: Request) -> Reply:
+        return 200, {"site": fed.set_drained(req.params["site"], True)}
+
+    def resume(req: Request) -> Reply:
+        return 200, {"site": fed.set_drained(req.params["site"], False)}
+
+    return [
+        Route("GET", "/ping", ping, "is the daemon alive"),
+        Route("POST", "/jobs", submit, "submit a job (or, with test_only, explain its placement)"),
+        Route("GET", "/jobs", list_jobs, "the caller's jobs (admins: ?all=1, ?user=U)"),
+        Route("GET", "/jobs/{job_id}", get_job, "one job with its attempts"),
+        Route("DELETE", "/jobs/{job_id}", cancel_job, "cancel a job wherever it is"),
+        Route("GET", "/sites", sites, "per-site health and load"),
+        Route("POST", "/sites/{site}/drain", drain, "stop placing on a site", admin=True),
+        Route("POST", "/sites/{site}/resume", resume, "allow placing on a site again", admin=True),
+    ]

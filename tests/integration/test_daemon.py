@@ -1,0 +1,225 @@
+"""hyperiond against the real testbed: users, isolation, placement, exactly-once submission
+under SIGKILL at named crash points, re-placement, and a site outage."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hyperion.api.client import Client, DaemonUnreachable
+from hyperion.errors import HyperionError
+
+from .daemon import (
+    as_user,
+    cancel_everything,
+    daemon,
+    slurm_jobs_with_key,
+    start_daemon,
+    stop_daemon,
+    wait_for,
+    write_config,
+)
+
+SCRIPT = "#!/bin/sh\n#SBATCH --time=5\nid -un\n"
+
+
+def _job(d_client: Client, job_id: str) -> dict:  # type: ignore[type-arg]
+    return d_client.job(job_id)
+
+
+def _submit_as(user: str, d, *args: str) -> str:  # type: ignore[no-untyped-def]
+    proc = as_user(user, d, "hsub", "--parsable", *args)
+    assert proc.returncode == 0, proc.stderr
+    job_id, site = proc.stdout.strip().split(";")
+    return job_id
+
+
+def test_job_runs_as_the_submitting_user(testbed: Path) -> None:
+    with daemon(testbed) as d:
+        out = d.workdir / "out-%j.txt"
+        job_id = _submit_as("alice", d, "-J", "hyd-test-run", f"--output={out}", "--wrap", "id -un")
+        client = d.client()
+        job = wait_for(lambda: (j := client.job(job_id))["state"] == "COMPLETED" and j,
+                       "the job to complete", timeout=120)
+        assert job["user"] == "alice"
+        (attempt,) = job["attempts"]
+        written = Path(str(out).replace("%j", attempt["slurm_job_id"]))
+        assert written.read_text().strip() == "alice"  # Slurm ran it as alice
+        assert attempt["placed_reason"].startswith("earliest-start")
+        assert set(attempt["scores"]) >= {"alpha", "beta", "gamma"}
+
+
+def test_users_see_and_cancel_only_their_own_jobs(testbed: Path) -> None:
+    with daemon(testbed) as d:
+        job_id = _submit_as("alice", d, "-J", "hyd-test-held", "--hold", "--wrap", "true")
+        mine = as_user("alice", d, "hq", "--json")
+        assert job_id in mine.stdout
+        theirs = as_user("bob", d, "hq", "--json")
+        assert theirs.returncode == 0 and job_id not in theirs.stdout
+        peek = as_user("bob", d, "hq", job_id)
+        assert peek.returncode != 0 and "no job" in peek.stderr.lower()
+        steal = as_user("bob", d, "hcancel", job_id)
+        assert steal.returncode != 0
+        assert d.client().job(job_id)["state"] in {"SUBMITTED", "PENDING"}
+        admin = as_user(None, d, "hq", "--all", "--json")  # root is an admin
+        assert job_id in admin.stdout
+        ok = as_user("alice", d, "hcancel", job_id)
+        assert ok.returncode == 0, ok.stderr
+        job = d.client().job(job_id)
+        assert job["state"] == "CANCELLED"
+        key = job["attempts"][0]["key"]
+        states = {s for _, _, s in slurm_jobs_with_key(testbed, key)}
+        assert states <= {"CANCELLED"}
+
+
+def test_test_only_explains_every_site(testbed: Path) -> None:
+    with daemon(testbed) as d:
+        proc = as_user("alice", d, "hsub", "--test-only", "--json", "--wrap", "true")
+        assert proc.returncode == 0, proc.stderr
+        decision = json.loads(proc.stdout)["decision"]
+        rows = {r["site"]: r for r in decision["candidates"]}
+        assert set(rows) == {"alpha", "beta", "gamma"}
+        assert all(r["feasible"] for r in rows.values())
+        assert decision["site"] in rows and decision["policy"] == "earliest-start"
+        assert d.client().jobs(all=True) == []  # nothing was submitted
+
+
+def test_job_no_site_can_fit_is_rejected_with_reasons(testbed: Path) -> None:
+    with daemon(testbed) as d:
+        proc = as_user("alice", d, "hsub", "-N", "1", "--gres=gpu:8", "--wrap", "true")
+        assert proc.returncode == 1
+        for site in ("alpha", "beta", "gamma"):
+            assert site in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_unknown_option_fails_like_sbatch(testbed: Path) -> None:
+    with daemon(testbed) as d:
+        proc = as_user("alice", d, "hsub", "--partiton=batch", "--wrap", "true")
+        assert proc.returncode == 1
+        assert "--partition" in proc.stderr
+
+
+def _crash_and_recover(testbed: Path, point: str, submit: bool = True) -> None:
+    workdir = testbed / "share" / f"hyd-crash-{point}-{os.getpid()}"
+    workdir.mkdir(exist_ok=True)
+    workdir.chmod(0o1777)
+    config = write_config(workdir / "sites.toml", testbed)
+    db_url = f"sqlite:///{workdir / 'hyperion.db'}"
+    d = start_daemon(workdir, config, db_url, crash_at=point, tag="-crash")
+    try:
+        with pytest.raises((DaemonUnreachable, HyperionError)):
+            d.client().submit(["-J", "hyd-test-crash"], SCRIPT, None, [], {"PATH": "/bin"},
+                              str(workdir))
+        assert d.proc.wait(timeout=30) == -signal.SIGKILL
+        with sqlite3.connect(workdir / "hyperion.db") as db:
+            (key,) = db.execute("SELECT key FROM attempt").fetchone()
+        d = start_daemon(workdir, config, db_url, tag="-after")
+        found = wait_for(lambda: slurm_jobs_with_key(testbed, key), f"a Slurm job for {key}")
+        assert len(found) == 1, f"exactly one Slurm job per Hyperion job, got {found}"
+        job = wait_for(
+            lambda: (j := d.client().jobs(all=True)) and j[0]["slurm_job_id"] and j[0],
+            "the job to record its Slurm id",
+        )
+        assert job["slurm_job_id"] == found[0][1]
+        assert len(slurm_jobs_with_key(testbed, key)) == 1  # and it stays one
+    finally:
+        stop_daemon(d)
+        cancel_everything(testbed)
+
+
+@pytest.mark.parametrize("point", ["before_submit", "after_submit"])
+def test_exactly_one_slurm_job_after_a_crash(testbed: Path, point: str) -> None:
+    _crash_and_recover(testbed, point)
+
+
+def _fill(testbed: Path, site: str, n: int) -> list[str]:
+    """Occupy a cluster with long jobs of bob (plain sbatch, as another user would)."""
+    conf = testbed / site / "slurm.conf"
+    ids = []
+    for _ in range(n):
+        out = subprocess.run(
+            ["runuser", "-u", "bob", "--", "sbatch", "--parsable", "-J", "hyd-test-filler",
+             "-n", "2", "--time=30", f"--chdir={testbed / 'share'}", "-o", "/dev/null",
+             "--wrap", "sleep 600"],
+            env={**os.environ, "SLURM_CONF": str(conf)}, capture_output=True, text=True,
+            check=True, cwd="/",
+        )
+        ids.append(out.stdout.strip())
+    return ids
+
+
+def _move_scenario(testbed: Path, crash_at: str | None) -> None:
+    workdir = testbed / "share" / f"hyd-move-{crash_at}-{os.getpid()}"
+    workdir.mkdir(exist_ok=True)
+    workdir.chmod(0o1777)
+    config = write_config(workdir / "sites.toml", testbed)
+    db_url = f"sqlite:///{workdir / 'hyperion.db'}"
+    d = start_daemon(workdir, config, db_url, crash_at=crash_at, tag="-move")
+    fillers: list[str] = []
+    try:
+        client = d.client()
+        client.drain("beta")
+        client.drain("gamma")
+        fillers = _fill(testbed, "alpha", 4)  # alpha is full for 30 minutes of limits
+        doc = client.submit(["-J", "hyd-test-move", "-n", "1"], SCRIPT, None, [],
+                            {"PATH": "/bin"}, str(workdir))
+        job_id = doc["job"]["id"]
+        assert doc["job"]["site"] == "alpha"
+        client.resume("gamma")  # now gamma predicts a start within seconds
+        if crash_at:
+            assert d.proc.wait(timeout=90) == -signal.SIGKILL
+            d = start_daemon(workdir, config, db_url, tag="-after-move")
+            client = d.client()
+        job = wait_for(
+            lambda: (j := client.job(job_id))["site"] == "gamma" and j["slurm_job_id"] and j,
+            "the job to move to gamma", timeout=90,
+        )
+        first, second = job["attempts"][0], job["attempts"][1]
+        assert first["site"] == "alpha" and "moved from alpha" in first["end_reason"]
+        wait_for(lambda: client.job(job_id)["attempts"][0]["state"] == "CANCELLED",
+                 "the alpha attempt to be cancelled")
+        live = [s for s in slurm_jobs_with_key(testbed, first["key"]) if s[2] != "CANCELLED"]
+        assert live == []
+        assert len(slurm_jobs_with_key(testbed, second["key"])) == 1
+    finally:
+        stop_daemon(d)
+        conf = testbed / "alpha" / "slurm.conf"
+        if fillers:
+            subprocess.run(["scancel", *fillers], env={**os.environ, "SLURM_CONF": str(conf)},
+                           check=False)
+        cancel_everything(testbed)
+
+
+def test_pending_job_moves_to_a_site_that_starts_it_sooner(testbed: Path) -> None:
+    _move_scenario(testbed, None)
+
+
+def test_exactly_one_slurm_job_after_a_crash_during_a_move(testbed: Path) -> None:
+    _move_scenario(testbed, "during_replace")
+
+
+def test_site_outage_is_detected_avoided_and_recovered(testbed: Path) -> None:
+    restd_pid = testbed / "run" / "slurmrestd.pid"
+    with daemon(testbed) as d:
+        client = d.client()
+        os.kill(int(restd_pid.read_text().split()[0]), signal.SIGKILL)
+        try:
+            wait_for(lambda: not next(s for s in client.sites() if s["name"] == "beta")["up"],
+                     "beta to be marked down", timeout=60)
+            doc = client.submit(["-J", "hyd-test-outage", "--test-only"], SCRIPT, None, [],
+                                {"PATH": "/bin"}, str(d.workdir), test_only=True)
+            rows = {r["site"]: r for r in doc["decision"]["candidates"]}
+            assert not rows["beta"]["feasible"] and "down" in rows["beta"]["why_not"]
+            assert doc["decision"]["site"] != "beta"
+        finally:
+            subprocess.run([str(Path(__file__).resolve().parents[2] / "scripts" / "testbed"),
+                            "up"], check=True, capture_output=True)
+        wait_for(lambda: next(s for s in client.sites() if s["name"] == "beta")["up"],
+                 "beta to come back", timeout=60)
