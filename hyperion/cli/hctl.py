@@ -3,6 +3,9 @@
 hctl check [CONFIG] [--json]   load a site config, contact every site, report per site:
                                reachable, Slurm version, partitions found vs configured,
                                mismatches. Exit 0 when every enabled site is healthy.
+hctl sites [--json]            hyperiond's view of every site: up, drained, load
+hctl drain SITE                stop placing jobs on SITE (admins)
+hctl resume SITE               allow placing jobs on SITE again (admins)
 """
 
 from __future__ import annotations
@@ -22,7 +25,63 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("config", nargs="?", help="site config TOML (default: $HYPERION_CONFIG)")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.add_argument("--site", action="append", help="check only this site (repeatable)")
+    sites = sub.add_parser("sites", help="per-site health and load, from hyperiond")
+    sites.add_argument("--json", action="store_true", help="machine-readable output")
+    for verb, text in (("drain", "stop placing jobs on a site"), ("resume", "place jobs again")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("site")
     return parser
+
+
+def _sites(args: argparse.Namespace) -> int:
+    from hyperion.api.client import Client
+
+    client = Client()
+    if args.command in ("drain", "resume"):
+        site = getattr(client, args.command)(args.site)
+        state = "drained" if site["drained"] else "accepting jobs"
+        print(f"site {site['name']}: {state}")
+        return 0
+    sites = client.sites()
+    if args.json:
+        json.dump({"sites": sites}, sys.stdout, indent=2)
+        print()
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="hyperiond sites")
+    for col in (
+        "site",
+        "access",
+        "status",
+        "pending",
+        "running",
+        "idle CPUs",
+        "idle GPUs",
+        "last error",
+    ):
+        table.add_column(col)
+    for s in sites:
+        status = (
+            "[red]down[/]"
+            if not s["up"]
+            else "[yellow]drained[/]"
+            if s["drained"]
+            else "[green]up[/]"
+        )
+        table.add_row(
+            s["name"],
+            s["access"],
+            status,
+            *(
+                str(s[k]) if s[k] is not None else "-"
+                for k in ("pending", "running", "idle_cpus", "idle_gpus")
+            ),
+            s["last_error"] or "-",
+        )
+    Console().print(table)
+    return 0 if all(s["up"] for s in sites if s["enabled"]) else 1
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -61,7 +120,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return run_main(lambda: _check(args), prog="hctl")
+    body = _check if args.command == "check" else _sites
+    return run_main(lambda: body(args), prog="hctl")
 
 
 if __name__ == "__main__":

@@ -364,8 +364,13 @@ class Federation:
                     "last_error": h.last_error,
                     "pending": snap.pending_jobs if snap else None,
                     "running": sum(p.running_jobs for p in snap.partitions) if snap else None,
-                    "idle_cpus": snap.idle_cpus if snap else None,
-                    "idle_gpus": sum(p.idle_gpus for p in snap.partitions) if snap else None,
+                    # partitions may share nodes (beta): the largest, not the sum
+                    "idle_cpus": max((p.idle_cpus for p in snap.partitions), default=0)
+                    if snap
+                    else None,
+                    "idle_gpus": max((p.idle_gpus for p in snap.partitions), default=0)
+                    if snap
+                    else None,
                     "policy": self.settings.default_policy,
                 }
             )
@@ -480,6 +485,7 @@ class Federation:
                 )
                 for a in repo.attempts_in(s, _RECOVER)
             ]
+            owners = {j.id: j.owner for j in repo.jobs_by_id(s, {p[6] for p in pending})}
         with self._in_flight_lock:
             pending = [p for p in pending if p[0] not in self._in_flight]
         found: dict[str, dict[str, JobStatus]] = {}
@@ -505,6 +511,13 @@ class Federation:
                     continue
                 self._cancel_moved(attempt_id, site, slurm_id or (match.job_id if match else None))
                 continue
+            if match is not None and match.user is not None and match.user != owners.get(job_id):
+                # anyone can write "hyperion:<key>" into a comment: adopt only the owner's job
+                self.log(
+                    f"ignoring Slurm job {match.job_id} on {site}: it carries key {key} "
+                    f"but belongs to {match.user}, not {owners.get(job_id)}"
+                )
+                match = None
             if match is not None:
                 with self._mutate, session(self.engine) as s:
                     a = _attempt(s, attempt_id)

@@ -100,6 +100,14 @@ def get_job(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id)
 
 
+def jobs_by_id(session: Session, job_ids: Iterable[str]) -> list[Job]:
+    """The jobs with these ids (those that exist), in one query."""
+    ids = list(dict.fromkeys(job_ids))
+    if not ids:
+        return []
+    return list(session.exec(select(Job).where(col(Job.id).in_(ids))))
+
+
 def _job_state(state: str) -> str:
     try:
         return HyperionJobState(state.upper()).value

@@ -77,7 +77,7 @@ class Daemon:
 
 
 def start_daemon(workdir: Path, config: Path, db_url: str, crash_at: str | None = None,
-                 tag: str = "") -> Daemon:
+                 tag: str = "", listen: str | None = None) -> Daemon:
     sock = workdir / "hyperiond.sock"
     log = workdir / f"hyperiond{tag}.log"
     env = {**os.environ}
@@ -85,7 +85,8 @@ def start_daemon(workdir: Path, config: Path, db_url: str, crash_at: str | None 
     if crash_at:
         env["HYPERION_CRASH_AT"] = crash_at
     proc = subprocess.Popen(
-        [bin_path("hyperiond"), "--config", str(config), "--db", db_url, "--socket", str(sock)],
+        [bin_path("hyperiond"), "--config", str(config), "--db", db_url, "--socket", str(sock),
+         *(["--listen", listen] if listen else [])],
         env=env, stdin=subprocess.DEVNULL, stdout=log.open("ab"), stderr=subprocess.STDOUT,
         cwd="/",
     )
@@ -111,13 +112,13 @@ def stop_daemon(d: Daemon) -> None:
 
 
 @contextmanager
-def daemon(testbed: Path, **settings: object) -> Iterator[Daemon]:
+def daemon(testbed: Path, listen: str | None = None, **settings: object) -> Iterator[Daemon]:
     """A private hyperiond with its own socket (reachable by alice and bob) and database."""
     workdir = testbed / "share" / f"hyd-{uuid.uuid4().hex[:8]}"
     workdir.mkdir()
     workdir.chmod(0o1777)
     config = write_config(workdir / "sites.toml", testbed, **settings)
-    d = start_daemon(workdir, config, f"sqlite:///{workdir / 'hyperion.db'}")
+    d = start_daemon(workdir, config, f"sqlite:///{workdir / 'hyperion.db'}", listen=listen)
     try:
         yield d
     finally:
@@ -126,9 +127,11 @@ def daemon(testbed: Path, **settings: object) -> Iterator[Daemon]:
 
 
 def as_user(user: str | None, d: Daemon, *argv: str, cwd: Path | None = None,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a Hyperion command as ``user`` (None: root) against daemon ``d``."""
-    env = ["env", f"HYPERION_SOCKET={d.socket}", "PATH=/usr/local/bin:/usr/bin:/bin",
+            stdin: str | None = None, url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a Hyperion command as ``user`` (None: root) against daemon ``d`` (over TCP with
+    MUNGE when ``url`` is given, else over its Unix socket)."""
+    where = f"HYPERION_URL={url}" if url else f"HYPERION_SOCKET={d.socket}"
+    env = ["env", where, "PATH=/usr/local/bin:/usr/bin:/bin",
            f"HOME={'/root' if user is None else '/home/' + user}"]
     cmd = [*env, bin_path(argv[0]), *argv[1:]]
     if user is not None:

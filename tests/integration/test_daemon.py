@@ -106,7 +106,19 @@ def test_unknown_option_fails_like_sbatch(testbed: Path) -> None:
         assert "--partition" in proc.stderr
 
 
-def _crash_and_recover(testbed: Path, point: str, submit: bool = True) -> None:
+def _plant(testbed: Path, site: str, key: str) -> str:
+    """bob submits a plain Slurm job whose comment claims an attempt key of someone else."""
+    conf = testbed / site / "slurm.conf"
+    out = subprocess.run(
+        ["runuser", "-u", "bob", "--", "sbatch", "--parsable", "--hold", "-J", "hyd-test-forged",
+         f"--comment=hyperion:{key}", f"--chdir={testbed / 'share'}", "--wrap", "true"],
+        env={**os.environ, "SLURM_CONF": str(conf)}, capture_output=True, text=True, check=True,
+        cwd="/",
+    )
+    return out.stdout.strip().split(";")[0]
+
+
+def _crash_and_recover(testbed: Path, point: str, forge: bool = False) -> None:
     workdir = testbed / "share" / f"hyd-crash-{point}-{os.getpid()}"
     workdir.mkdir(exist_ok=True)
     workdir.chmod(0o1777)
@@ -119,16 +131,21 @@ def _crash_and_recover(testbed: Path, point: str, submit: bool = True) -> None:
                               str(workdir))
         assert d.proc.wait(timeout=30) == -signal.SIGKILL
         with sqlite3.connect(workdir / "hyperion.db") as db:
-            (key,) = db.execute("SELECT key FROM attempt").fetchone()
+            key, site = db.execute("SELECT key, site FROM attempt").fetchone()
+        forged = _plant(testbed, site, key) if forge else None
         d = start_daemon(workdir, config, db_url, tag="-after")
-        found = wait_for(lambda: slurm_jobs_with_key(testbed, key), f"a Slurm job for {key}")
+        found = wait_for(
+            lambda: [f for f in slurm_jobs_with_key(testbed, key) if f[1] != forged],
+            f"a Slurm job for {key}",
+        )
         assert len(found) == 1, f"exactly one Slurm job per Hyperion job, got {found}"
         job = wait_for(
             lambda: (j := d.client().jobs(all=True)) and j[0]["slurm_job_id"] and j[0],
             "the job to record its Slurm id",
         )
         assert job["slurm_job_id"] == found[0][1]
-        assert len(slurm_jobs_with_key(testbed, key)) == 1  # and it stays one
+        assert job["user"] == "root"
+        assert len([f for f in slurm_jobs_with_key(testbed, key) if f[1] != forged]) == 1
     finally:
         stop_daemon(d)
         cancel_everything(testbed)
@@ -137,6 +154,10 @@ def _crash_and_recover(testbed: Path, point: str, submit: bool = True) -> None:
 @pytest.mark.parametrize("point", ["before_submit", "after_submit"])
 def test_exactly_one_slurm_job_after_a_crash(testbed: Path, point: str) -> None:
     _crash_and_recover(testbed, point)
+
+
+def test_recovery_does_not_adopt_another_users_job_with_a_forged_key(testbed: Path) -> None:
+    _crash_and_recover(testbed, "before_submit", forge=True)
 
 
 def _fill(testbed: Path, site: str, n: int) -> list[str]:
@@ -223,3 +244,36 @@ def test_site_outage_is_detected_avoided_and_recovered(testbed: Path) -> None:
                             "up"], check=True, capture_output=True)
         wait_for(lambda: next(s for s in client.sites() if s["name"] == "beta")["up"],
                  "beta to come back", timeout=60)
+
+
+def test_tcp_identity_comes_from_munge(testbed: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with daemon(testbed, listen=f"127.0.0.1:{port}") as d:
+        url = f"http://127.0.0.1:{port}"
+        job_id = _submit_as("alice", d, "-J", "hyd-test-tcp", "--hold", "--wrap", "true")
+        mine = as_user("alice", d, "hq", "--json", url=url)
+        assert mine.returncode == 0, mine.stderr
+        assert json.loads(mine.stdout)["jobs"][0]["user"] == "alice"
+        theirs = as_user("bob", d, "hq", "--json", url=url)
+        assert theirs.returncode == 0 and job_id not in theirs.stdout
+        forged = subprocess.run(
+            ["curl", "-s", "-H", "X-Hyperion-Munge: not-a-credential", f"{url}/hyperion/v1/jobs"],
+            capture_output=True, text=True, check=True,
+        )
+        doc = json.loads(forged.stdout)
+        assert doc["errors"] and "jobs" not in doc
+        anonymous = subprocess.run(["curl", "-s", f"{url}/hyperion/v1/jobs"], capture_output=True,
+                                   text=True, check=True)
+        assert "credential" in json.loads(anonymous.stdout)["errors"][0]["error"]
+
+
+def test_openapi_document_is_published(testbed: Path) -> None:
+    with daemon(testbed) as d:
+        doc = d.client().request("GET", "/openapi.json")
+        assert doc["openapi"].startswith("3.")
+        assert "/hyperion/v1/jobs" in doc["paths"]
+        assert {"get", "post"} <= set(doc["paths"]["/hyperion/v1/jobs"])
