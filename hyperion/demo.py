@@ -1,85 +1,89 @@
-"""The demo: one job, submitted as ``alice`` to every site of the configuration through its own
-transport (SSH, slurmrestd, local CLI), followed to completion with one status query per site
-per round. Run by ``scripts/demo``."""
+"""The demo: a small mixed workload submitted with ``hsub`` by two real users (alice, bob)
+through hyperiond on the testbed, showing where each job went and why, and following every job
+to completion. Run by ``scripts/demo`` (root, after ``scripts/testbed up``)."""
 
 from __future__ import annotations
 
-import pwd
+import os
+import shutil
+import subprocess
 import sys
 import time
+from pathlib import Path
 
-from hyperion.cli.common import config_path, run_main
-from hyperion.sites import JobStatus, Submission, connect
+from hyperion.cli.common import run_main
 
-SCRIPT = """#!/bin/sh
-#SBATCH --job-name=hyperion-demo
-echo "hello from $(hostname) on cluster $SLURM_CLUSTER_NAME as $(id -un)"
-sleep 2
-"""
+#: (user, hsub arguments, what it shows)
+WORKLOAD: list[tuple[str, list[str], str]] = [
+    ("alice", ["-J", "small-cpu", "-n", "1", "--time=5", "--wrap", "sleep 3; hostname"],
+     "a 1-core job: every site fits, the earliest start wins"),
+    ("alice", ["-J", "gpu-train", "--gres=gpu:2", "--time=10", "--wrap", "sleep 4"],
+     "2 GPUs: only beta has GPUs"),
+    ("bob", ["-J", "mpi-2node", "-N", "2", "-n", "4", "--time=5", "--wrap", "srun hostname"],
+     "2 nodes x 2 tasks"),
+    ("bob", ["-J", "pinned-cloud", "--site", "gamma", "--time=5", "--wrap", "sleep 2"],
+     "pinned to the cloud site: its node powers up for it"),
+    ("alice", ["-J", "inference", "-p", "inference", "--gres=gpu:1", "--time=5",
+               "--wrap", "sleep 2"], "asks for beta's high-priority partition by name"),
+    ("bob", ["-J", "wide-cpu", "-n", "6", "--time=5", "--wrap", "sleep 3"],
+     "6 cores: fits alpha (8) and gamma (8), not beta's nodes in one go"),
+]
+
+
+def _bin(name: str) -> str:
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.exists() else shutil.which(name)
+    if not found:
+        raise SystemExit(f"{name} is not installed: run scripts/setup")
+    return found
+
+
+def _as(user: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = ["env", f"HYPERION_SOCKET={os.environ.get('HYPERION_SOCKET', '')}",
+           "PATH=/usr/local/bin:/usr/bin:/bin", f"HOME=/home/{user}"]
+    return subprocess.run(["runuser", "-u", user, "--", *env, *argv], capture_output=True,
+                          text=True, cwd=f"/home/{user}", timeout=120, check=False)
 
 
 def _demo() -> int:
     from rich.console import Console
-    from rich.live import Live
-    from rich.table import Table
 
-    from hyperion.config import load_config
+    from hyperion.api.client import Client
+    from hyperion.cli.render import job_view, jobs_table
 
-    config = load_config(config_path(None))
-    conns = {name: connect(site) for name, site in config.sites.items() if site.enabled}
-    home = pwd.getpwnam("alice").pw_dir
-    jobs: dict[str, str] = {}
-    for name, conn in conns.items():
-        sub = Submission(
-            script=SCRIPT,
-            user="alice",
-            cwd=home,
-            options=(("time", "5"), ("output", f"hyperion-demo-{name}-%j.out")),
-        )
-        est = conn.estimate_start(sub)
-        jobs[name] = conn.submit(sub)
-        Console().print(
-            f"{name}: submitted Slurm job {jobs[name]} "
-            f"(estimated start {time.strftime('%H:%M:%S', time.gmtime(est.start_time))} "
-            f"UTC, by {est.source})"
-        )
+    console = Console(width=max(Console().width, 120))
+    client = Client()
+    client.ping()
+    console.rule("What hsub --test-only says for a 1-core job (nothing is submitted)")
+    shown = _as("alice", _bin("hsub"), "--test-only", "-n", "1", "--time=5", "--wrap", "true")
+    console.print(shown.stdout or shown.stderr)
+    console.rule("Submitting a mixed workload as alice and bob")
+    ids: list[str] = []
+    for user, args, why in WORKLOAD:
+        proc = _as(user, _bin("hsub"), "--parsable", *args)
+        if proc.returncode != 0:
+            console.print(f"[red]{user}: hsub {' '.join(args)} failed:[/] {proc.stderr.strip()}")
+            return 1
+        job_id, site = proc.stdout.strip().split(";")
+        ids.append(job_id)
+        console.print(f"{user:6} {job_id} -> [bold]{site:6}[/] {why}")
+    console.rule("Following the jobs (one status query per site per round)")
     start = time.monotonic()
-    done: dict[str, str] = {}
-
-    def table() -> Table:
-        t = Table(title=f"demo jobs ({time.monotonic() - start:.0f}s)")
-        for col in ("site", "transport", "slurm id", "state", "user"):
-            t.add_column(col)
-        for name in conns:
-            status = statuses.get(name)
-            t.add_row(
-                name,
-                config.site(name).access.kind,
-                jobs[name],
-                status.slurm_state if status else "?",
-                (status.user or "") if status else "",
-            )
-        return t
-
-    statuses: dict[str, JobStatus | None] = {}
-    with Live(table(), refresh_per_second=2) as live:
-        while len(done) < len(conns) and time.monotonic() - start < 180:
-            for name, conn in conns.items():
-                st = conn.jobs([jobs[name]]).get(jobs[name])
-                statuses[name] = st
-                if st is not None and st.state.is_final:
-                    done[name] = st.state.value
-            live.update(table())
-            time.sleep(1)
-    for conn in conns.values():
-        conn.close()
-    ok = len(done) == len(conns) and all(s == "COMPLETED" for s in done.values())
-    Console().print(
-        f"[green]all jobs completed[/]; their output is in {home}/hyperion-demo-*.out"
-        if ok
-        else f"[red]not all completed: {done}[/]"
-    )
+    while time.monotonic() - start < 240:
+        jobs = [j for j in client.jobs(all=True) if j["id"] in ids]
+        if len(jobs) == len(ids) and all(j["state"] in _FINAL for j in jobs):
+            break
+        time.sleep(2)
+    console.print(jobs_table(jobs))
+    console.rule(f"History of {ids[0]}: where it went and why")
+    console.print(job_view(client.job(ids[0])))
+    ok = all(j["state"] == "COMPLETED" for j in jobs)
+    console.print("[green]all jobs completed[/]" if ok else "[red]not every job completed[/]")
     return 0 if ok else 1
+
+
+_FINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
+          "BOOT_FAIL", "DEADLINE", "REJECTED", "ABANDONED"}
 
 
 def main() -> int:

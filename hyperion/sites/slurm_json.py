@@ -106,6 +106,12 @@ def _job_gpus(job: Json) -> int:
     return per_node * int(job.get("node_count") or 1) + gpu_count(job.get("tres_per_job"))
 
 
+def _reason(value: Any) -> str:
+    """Slurm's state reason; its placeholder "None" means there is none."""
+    text = str(value or "")
+    return "" if text == "None" else text
+
+
 def squeue_statuses(doc: Json) -> list[JobStatus]:
     """Job statuses from ``squeue --json`` or ``GET /slurm/v0.0.38/jobs``."""
     out = []
@@ -127,7 +133,7 @@ def squeue_statuses(doc: Json) -> list[JobStatus]:
                 start_time=_time(job.get("start_time")),
                 end_time=_time(job.get("end_time")),
                 exit_code=exit_code if isinstance(exit_code, int) else None,
-                reason=job.get("state_reason") or "",
+                reason=_reason(job.get("state_reason")),
             )
         )
     return out
@@ -156,7 +162,7 @@ def sacct_statuses(doc: Json) -> list[JobStatus]:
             start_time=_time(times.get("start")),
             end_time=_time(times.get("end")),
             exit_code=exit_code if isinstance(exit_code, int) else None,
-            reason=(job.get("state") or {}).get("reason") or "",
+            reason=_reason((job.get("state") or {}).get("reason")),
         )
         prev = latest.get(status.job_id)
         if prev is None or (status.submit_time or 0) >= (prev.submit_time or 0):

@@ -94,11 +94,20 @@ def test_from_slurm_variants(raw: Any, expected: JobState) -> None:
 
 
 FINAL = {
-    JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT,
-    JobState.NODE_FAIL, JobState.OUT_OF_MEMORY, JobState.BOOT_FAIL, JobState.DEADLINE,
+    JobState.COMPLETED,
+    JobState.FAILED,
+    JobState.CANCELLED,
+    JobState.TIMEOUT,
+    JobState.NODE_FAIL,
+    JobState.OUT_OF_MEMORY,
+    JobState.BOOT_FAIL,
+    JobState.DEADLINE,
 }
 ACTIVE = {
-    JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED, JobState.COMPLETING,
+    JobState.PENDING,
+    JobState.RUNNING,
+    JobState.SUSPENDED,
+    JobState.COMPLETING,
     JobState.REQUEUED,
 }
 
@@ -150,7 +159,11 @@ def test_gpu_count(gres: str | None, count: int) -> None:
 
 def test_tres() -> None:
     assert tres("cpu=2,mem=1000M,node=1,billing=2,gres/gpu=2") == {
-        "cpu": "2", "mem": "1000M", "node": "1", "billing": "2", "gres/gpu": "2",
+        "cpu": "2",
+        "mem": "1000M",
+        "node": "1",
+        "billing": "2",
+        "gres/gpu": "2",
     }
     assert tres(" cpu = 4 , junk,mem=1G") == {"cpu": "4", "mem": "1G"}
     assert tres(None) == {}
@@ -205,36 +218,64 @@ def test_key_values_value_with_spaces_and_empty_value() -> None:
     }
 
 
-SCONTROL_PARTITIONS = "\n".join([
-    "PartitionName=gpu AllowGroups=ALL AllowAccounts=ALL AllowQos=ALL AllocNodes=ALL "
-    "Default=YES QoS=N/A DefaultTime=NONE DisableRootJobs=NO ExclusiveUser=NO GraceTime=0 "
-    "Hidden=NO MaxNodes=UNLIMITED MaxTime=1-00:00:00 MinNodes=0 LLN=NO "
-    "MaxCPUsPerNode=UNLIMITED Nodes=b[1-3] PriorityJobFactor=1 PriorityTier=1 RootOnly=NO "
-    "ReqResv=NO OverSubscribe=NO OverTimeLimit=NONE PreemptMode=REQUEUE State=UP TotalCPUs=6 "
-    "TotalNodes=3 SelectTypeParameters=NONE JobDefaults=(null) DefMemPerNode=UNLIMITED "
-    "MaxMemPerNode=UNLIMITED",
-    "PartitionName=inference AllowGroups=ALL AllowAccounts=ALL AllowQos=ALL AllocNodes=ALL "
-    "Default=NO QoS=N/A DefaultTime=NONE MaxNodes=UNLIMITED MaxTime=04:00:00 MinNodes=0 "
-    "Nodes=b[1-3] PriorityJobFactor=1 PriorityTier=10 PreemptMode=OFF State=DRAIN "
-    "TotalCPUs=6 TotalNodes=3",
-    "PartitionName=debug Default=NO MaxTime=UNLIMITED Nodes=b1 PriorityTier=1 "
-    "PreemptMode=gang,suspend State=UP TotalCPUs=2 TotalNodes=1",
-    "",
-    "this line is not a partition",
-    "",
-])
+SCONTROL_PARTITIONS = "\n".join(
+    [
+        "PartitionName=gpu AllowGroups=ALL AllowAccounts=ALL AllowQos=ALL AllocNodes=ALL "
+        "Default=YES QoS=N/A DefaultTime=NONE DisableRootJobs=NO ExclusiveUser=NO GraceTime=0 "
+        "Hidden=NO MaxNodes=UNLIMITED MaxTime=1-00:00:00 MinNodes=0 LLN=NO "
+        "MaxCPUsPerNode=UNLIMITED Nodes=b[1-3] PriorityJobFactor=1 PriorityTier=1 RootOnly=NO "
+        "ReqResv=NO OverSubscribe=NO OverTimeLimit=NONE PreemptMode=REQUEUE State=UP TotalCPUs=6 "
+        "TotalNodes=3 SelectTypeParameters=NONE JobDefaults=(null) DefMemPerNode=UNLIMITED "
+        "MaxMemPerNode=UNLIMITED",
+        "PartitionName=inference AllowGroups=ALL AllowAccounts=ALL AllowQos=ALL AllocNodes=ALL "
+        "Default=NO QoS=N/A DefaultTime=NONE MaxNodes=UNLIMITED MaxTime=04:00:00 MinNodes=0 "
+        "Nodes=b[1-3] PriorityJobFactor=1 PriorityTier=10 PreemptMode=OFF State=DRAIN "
+        "TotalCPUs=6 TotalNodes=3",
+        "PartitionName=debug Default=NO MaxTime=UNLIMITED Nodes=b1 PriorityTier=1 "
+        "PreemptMode=gang,suspend State=UP TotalCPUs=2 TotalNodes=1",
+        "",
+        "this line is not a partition",
+        "",
+    ]
+)
 
 
 def test_scontrol_partitions() -> None:
     parts = scontrol_partitions(SCONTROL_PARTITIONS)
     assert parts == [
-        PartitionInfo(name="gpu", nodes="b[1-3]", total_nodes=3, total_cpus=6, max_time_s=86400,
-                      priority_tier=1, preempt_mode="REQUEUE", default=True, state="UP"),
-        PartitionInfo(name="inference", nodes="b[1-3]", total_nodes=3, total_cpus=6,
-                      max_time_s=14400, priority_tier=10, preempt_mode="OFF", default=False,
-                      state="DRAIN"),
-        PartitionInfo(name="debug", nodes="b1", total_nodes=1, total_cpus=2, max_time_s=None,
-                      priority_tier=1, preempt_mode="GANG,SUSPEND", default=False, state="UP"),
+        PartitionInfo(
+            name="gpu",
+            nodes="b[1-3]",
+            total_nodes=3,
+            total_cpus=6,
+            max_time_s=86400,
+            priority_tier=1,
+            preempt_mode="REQUEUE",
+            default=True,
+            state="UP",
+        ),
+        PartitionInfo(
+            name="inference",
+            nodes="b[1-3]",
+            total_nodes=3,
+            total_cpus=6,
+            max_time_s=14400,
+            priority_tier=10,
+            preempt_mode="OFF",
+            default=False,
+            state="DRAIN",
+        ),
+        PartitionInfo(
+            name="debug",
+            nodes="b1",
+            total_nodes=1,
+            total_cpus=2,
+            max_time_s=None,
+            priority_tier=1,
+            preempt_mode="GANG,SUSPEND",
+            default=False,
+            state="UP",
+        ),
     ]
 
 
@@ -245,23 +286,59 @@ def test_scontrol_partitions_empty() -> None:
 def test_rest_partitions() -> None:
     doc = {
         "partitions": [
-            {"flags": ["default"], "preemption_mode": ["requeue"], "max_time_limit": 1440,
-             "name": "gpu", "nodes": "b[1-3]", "priority_tier": 1, "state": "UP",
-             "total_cpus": 6, "total_nodes": 3},
-            {"flags": [], "preemption_mode": ["disabled"], "max_time_limit": 240,
-             "name": "inference", "nodes": "b[1-3]", "priority_tier": 10, "state": "UP",
-             "total_cpus": 6, "total_nodes": 3},
-            {"flags": ["hidden"], "preemption_mode": ["gang", "suspend"],
-             "max_time_limit": 0xFFFFFFFF, "name": "any", "nodes": "b1", "priority_tier": 2,
-             "state": "DOWN", "total_cpus": 2, "total_nodes": 1},
+            {
+                "flags": ["default"],
+                "preemption_mode": ["requeue"],
+                "max_time_limit": 1440,
+                "name": "gpu",
+                "nodes": "b[1-3]",
+                "priority_tier": 1,
+                "state": "UP",
+                "total_cpus": 6,
+                "total_nodes": 3,
+            },
+            {
+                "flags": [],
+                "preemption_mode": ["disabled"],
+                "max_time_limit": 240,
+                "name": "inference",
+                "nodes": "b[1-3]",
+                "priority_tier": 10,
+                "state": "UP",
+                "total_cpus": 6,
+                "total_nodes": 3,
+            },
+            {
+                "flags": ["hidden"],
+                "preemption_mode": ["gang", "suspend"],
+                "max_time_limit": 0xFFFFFFFF,
+                "name": "any",
+                "nodes": "b1",
+                "priority_tier": 2,
+                "state": "DOWN",
+                "total_cpus": 2,
+                "total_nodes": 1,
+            },
         ]
     }
     gpu, inference, anyp = rest_partitions(doc)
-    assert gpu == PartitionInfo(name="gpu", nodes="b[1-3]", total_nodes=3, total_cpus=6,
-                                max_time_s=86400, priority_tier=1, preempt_mode="REQUEUE",
-                                default=True, state="UP")
-    assert (inference.max_time_s, inference.preempt_mode, inference.default,
-            inference.priority_tier) == (14400, "OFF", False, 10)
+    assert gpu == PartitionInfo(
+        name="gpu",
+        nodes="b[1-3]",
+        total_nodes=3,
+        total_cpus=6,
+        max_time_s=86400,
+        priority_tier=1,
+        preempt_mode="REQUEUE",
+        default=True,
+        state="UP",
+    )
+    assert (
+        inference.max_time_s,
+        inference.preempt_mode,
+        inference.default,
+        inference.priority_tier,
+    ) == (14400, "OFF", False, 10)
     assert (anyp.max_time_s, anyp.preempt_mode, anyp.state) == (None, "GANG,SUSPEND", "DOWN")
     assert rest_partitions({"partitions": []}) == []
 
@@ -299,17 +376,45 @@ SQUEUE = {
     "meta": {"Slurm": {"version": {"major": 22, "minor": 5, "micro": 9}, "release": "22.05.9"}},
     "errors": [],
     "jobs": [
-        _job(11, "RUNNING", start_time=1_790_000_100, end_time=1_790_003_700,
-             comment="hyperion:key=abc", tres_req_str="cpu=2,mem=1000M,node=1,billing=2,gres/gpu=2",
-             tres_per_node="gres:gpu:2"),
-        _job(12, "PENDING", state_reason="Priority", user_name="bob", partition="gpu,inference",
-             node_count=2, cpus=4, tres_req_str="cpu=4,mem=2000M,node=2,billing=4",
-             tres_per_node="gres:gpu:1", time_limit=30, priority=100),
+        _job(
+            11,
+            "RUNNING",
+            start_time=1_790_000_100,
+            end_time=1_790_003_700,
+            comment="hyperion:key=abc",
+            tres_req_str="cpu=2,mem=1000M,node=1,billing=2,gres/gpu=2",
+            tres_per_node="gres:gpu:2",
+        ),
+        _job(
+            12,
+            "PENDING",
+            state_reason="Priority",
+            user_name="bob",
+            partition="gpu,inference",
+            node_count=2,
+            cpus=4,
+            tres_req_str="cpu=4,mem=2000M,node=2,billing=4",
+            tres_per_node="gres:gpu:1",
+            time_limit=30,
+            priority=100,
+        ),
         _job(13, "COMPLETED", exit_code=1, end_time=1_790_000_500, start_time=1_790_000_200),
-        _job(14, ["PENDING", "REQUEUED"], time_limit=0xFFFFFFFF, priority="high",
-             user_name="", name=""),
-        _job(15, "SUSPENDED", tres_per_node="gpu:a100:1", node_count=3, tres_req_str="cpu=2",
-             time_limit={"set": True, "infinite": False, "number": 10}),
+        _job(
+            14,
+            ["PENDING", "REQUEUED"],
+            time_limit=0xFFFFFFFF,
+            priority="high",
+            user_name="",
+            name="",
+        ),
+        _job(
+            15,
+            "SUSPENDED",
+            tres_per_node="gpu:a100:1",
+            node_count=3,
+            tres_req_str="cpu=2",
+            time_limit={"set": True, "infinite": False, "number": 10},
+        ),
     ],
 }
 
@@ -319,12 +424,25 @@ def test_squeue_statuses() -> None:
     assert set(by_id) == {"11", "12", "13", "14", "15"}
     run = by_id["11"]
     assert (run.state, run.slurm_state, run.user, run.partition, run.comment) == (
-        JobState.RUNNING, "RUNNING", "alice", "gpu", "hyperion:key=abc")
+        JobState.RUNNING,
+        "RUNNING",
+        "alice",
+        "gpu",
+        "hyperion:key=abc",
+    )
     assert (run.submit_time, run.start_time, run.end_time) == (
-        1_790_000_000.0, 1_790_000_100.0, 1_790_003_700.0)
+        1_790_000_000.0,
+        1_790_000_100.0,
+        1_790_003_700.0,
+    )
     pend = by_id["12"]
     assert (pend.state, pend.reason, pend.user, pend.start_time, pend.end_time) == (
-        JobState.PENDING, "Priority", "bob", None, None)
+        JobState.PENDING,
+        "Priority",
+        "bob",
+        None,
+        None,
+    )
     done = by_id["13"]
     assert (done.state, done.exit_code) == (JobState.COMPLETED, 1)
     requeued = by_id["14"]
@@ -345,9 +463,19 @@ def test_queued_jobs_keeps_active_jobs_with_their_resources() -> None:
     jobs = {j.job_id: j for j in queued_jobs(SQUEUE)}
     assert set(jobs) == {"11", "12", "14", "15"}  # 13 is COMPLETED
     assert jobs["11"] == QueuedJob(
-        job_id="11", state=JobState.RUNNING, partition="gpu", user="alice", name="job11",
-        nodes=1, cpus=2, gpus=2, time_limit_s=3600, submit_time=1_790_000_000.0,
-        start_time=1_790_000_100.0, priority=4294901000, comment="hyperion:key=abc",
+        job_id="11",
+        state=JobState.RUNNING,
+        partition="gpu",
+        user="alice",
+        name="job11",
+        nodes=1,
+        cpus=2,
+        gpus=2,
+        time_limit_s=3600,
+        submit_time=1_790_000_000.0,
+        start_time=1_790_000_100.0,
+        priority=4294901000,
+        comment="hyperion:key=abc",
     )
     # no gres/gpu in tres_req_str: per-node GRES times the node count
     assert (jobs["12"].gpus, jobs["12"].nodes, jobs["12"].cpus) == (2, 2, 4)
@@ -366,8 +494,12 @@ def _acct(job_id: int, state: str, submission: int, **kw: Any) -> dict[str, Any]
         "user": "alice",
         "partition": "gpu",
         "state": {"current": state, "reason": "None"},
-        "time": {"submission": submission, "start": submission + 10, "end": submission + 70,
-                 "elapsed": 60},
+        "time": {
+            "submission": submission,
+            "start": submission + 10,
+            "end": submission + 70,
+            "elapsed": 60,
+        },
         "comment": {"job": "hyperion:key=k1", "administrator": None},
         "exit_code": {"status": "SUCCESS", "return_code": 0},
     }
@@ -379,22 +511,41 @@ def test_sacct_statuses() -> None:
     doc = {
         "jobs": [
             _acct(21, "COMPLETED", 1_790_000_000),
-            _acct(22, "CANCELLED by 1000", 1_790_000_000,
-                  exit_code={"status": "SIGNALED", "return_code": 0}),
-            _acct(23, "FAILED", 1_790_000_000,
-                  exit_code={"status": "FAILED", "return_code": 3}, comment={}),
+            _acct(
+                22,
+                "CANCELLED by 1000",
+                1_790_000_000,
+                exit_code={"status": "SIGNALED", "return_code": 0},
+            ),
+            _acct(
+                23,
+                "FAILED",
+                1_790_000_000,
+                exit_code={"status": "FAILED", "return_code": 3},
+                comment={},
+            ),
         ]
     }
     by_id = {s.job_id: s for s in sacct_statuses(doc)}
     c = by_id["21"]
     assert (c.state, c.user, c.comment, c.exit_code) == (
-        JobState.COMPLETED, "alice", "hyperion:key=k1", 0)
+        JobState.COMPLETED,
+        "alice",
+        "hyperion:key=k1",
+        0,
+    )
     assert (c.submit_time, c.start_time, c.end_time) == (
-        1_790_000_000.0, 1_790_000_010.0, 1_790_000_070.0)
+        1_790_000_000.0,
+        1_790_000_010.0,
+        1_790_000_070.0,
+    )
     assert by_id["22"].state is JobState.CANCELLED
     assert by_id["22"].slurm_state == "CANCELLED by 1000"
     assert (by_id["23"].state, by_id["23"].exit_code, by_id["23"].comment) == (
-        JobState.FAILED, 3, "")
+        JobState.FAILED,
+        3,
+        "",
+    )
 
 
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
@@ -414,37 +565,91 @@ def test_sacct_requeued_job_latest_submission_wins(order: tuple[int, int]) -> No
 # --------------------------------------------------------------------------------------------
 
 
-def _node(name: str, state: str, flags: list[str], parts: list[str], *, cpus: int = 2,
-          alloc: int = 0, gres: str = "", used: str = "") -> dict[str, Any]:
-    return {"name": name, "state": state, "state_flags": flags, "partitions": parts,
-            "cpus": cpus, "alloc_cpus": alloc, "gres": gres, "gres_used": used}
+def _node(
+    name: str,
+    state: str,
+    flags: list[str],
+    parts: list[str],
+    *,
+    cpus: int = 2,
+    alloc: int = 0,
+    gres: str = "",
+    used: str = "",
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "state": state,
+        "state_flags": flags,
+        "partitions": parts,
+        "cpus": cpus,
+        "alloc_cpus": alloc,
+        "gres": gres,
+        "gres_used": used,
+    }
 
 
 def _pinfo(name: str, **kw: Any) -> PartitionInfo:
-    base: dict[str, Any] = dict(name=name, nodes="", total_nodes=0, total_cpus=0,
-                                max_time_s=None, priority_tier=1, preempt_mode="OFF",
-                                default=False, state="UP")
+    base: dict[str, Any] = dict(
+        name=name,
+        nodes="",
+        total_nodes=0,
+        total_cpus=0,
+        max_time_s=None,
+        priority_tier=1,
+        preempt_mode="OFF",
+        default=False,
+        state="UP",
+    )
     base.update(kw)
     return PartitionInfo(**base)
 
 
 def _q(job_id: str, state: JobState, partition: str, cpus: int, gpus: int) -> QueuedJob:
-    return QueuedJob(job_id=job_id, state=state, partition=partition, user="u", name="n",
-                     nodes=1, cpus=cpus, gpus=gpus, time_limit_s=600, submit_time=None,
-                     start_time=None)
+    return QueuedJob(
+        job_id=job_id,
+        state=state,
+        partition=partition,
+        user="u",
+        name="n",
+        nodes=1,
+        cpus=cpus,
+        gpus=gpus,
+        time_limit_s=600,
+        submit_time=None,
+        start_time=None,
+    )
 
 
 def test_partition_states_gpu_nodes_shared_by_two_partitions() -> None:
     nodes = {
         "nodes": [
-            _node("b1", "idle", [], ["gpu", "inference"], gres="gpu:a100:2",
-                  used="gpu:a100:0(IDX:N/A)"),
-            _node("b2", "mixed", [], ["gpu", "inference"], alloc=1, gres="gpu:a100:2",
-                  used="gpu:a100:1(IDX:0)"),
-            _node("b3", "allocated", [], ["gpu", "inference"], alloc=2, gres="gpu:a100:2",
-                  used="gpu:a100:2(IDX:0-1)"),
-            _node("b4", "idle", ["DRAIN"], ["gpu"], gres="gpu:a100:2",
-                  used="gpu:a100:0(IDX:N/A)"),
+            _node(
+                "b1",
+                "idle",
+                [],
+                ["gpu", "inference"],
+                gres="gpu:a100:2",
+                used="gpu:a100:0(IDX:N/A)",
+            ),
+            _node(
+                "b2",
+                "mixed",
+                [],
+                ["gpu", "inference"],
+                alloc=1,
+                gres="gpu:a100:2",
+                used="gpu:a100:1(IDX:0)",
+            ),
+            _node(
+                "b3",
+                "allocated",
+                [],
+                ["gpu", "inference"],
+                alloc=2,
+                gres="gpu:a100:2",
+                used="gpu:a100:2(IDX:0-1)",
+            ),
+            _node("b4", "idle", ["DRAIN"], ["gpu"], gres="gpu:a100:2", used="gpu:a100:0(IDX:N/A)"),
             _node("b5", "down", ["NOT_RESPONDING"], ["gpu"], gres="gpu:a100:2"),
         ]
     }
@@ -458,8 +663,10 @@ def test_partition_states_gpu_nodes_shared_by_two_partitions() -> None:
     ]
     gpu, inference = partition_states(
         nodes,
-        [_pinfo("gpu", max_time_s=86400, preempt_mode="REQUEUE"),
-         _pinfo("inference", priority_tier=10)],
+        [
+            _pinfo("gpu", max_time_s=86400, preempt_mode="REQUEUE"),
+            _pinfo("inference", priority_tier=10),
+        ],
         jobs,
     )
     assert gpu.name == "gpu"
@@ -470,8 +677,12 @@ def test_partition_states_gpu_nodes_shared_by_two_partitions() -> None:
     assert gpu.running_jobs == 2  # RUNNING and COMPLETING
     assert (gpu.max_time_s, gpu.preempt_mode, gpu.priority_tier) == (86400, "REQUEUE", 1)
 
-    assert (inference.total_nodes, inference.idle_nodes, inference.alloc_nodes,
-            inference.down_nodes) == (3, 1, 2, 0)
+    assert (
+        inference.total_nodes,
+        inference.idle_nodes,
+        inference.alloc_nodes,
+        inference.down_nodes,
+    ) == (3, 1, 2, 0)
     assert (inference.total_cpus, inference.idle_cpus, inference.alloc_cpus) == (6, 3, 3)
     assert (inference.total_gpus, inference.alloc_gpus, inference.idle_gpus) == (6, 3, 3)
     assert (inference.pending_jobs, inference.pending_cpus) == (1, 2)
@@ -492,23 +703,46 @@ def test_partition_states_cloud_nodes() -> None:
     (cloud,) = partition_states(nodes, [_pinfo("cloud")], [])
     assert (cloud.cloud_nodes_powered_down, cloud.cloud_nodes_powered_up) == (4, 1)
     assert (cloud.total_nodes, cloud.idle_nodes, cloud.alloc_nodes, cloud.down_nodes) == (
-        5, 3, 1, 1)
+        5,
+        3,
+        1,
+        1,
+    )
     assert (cloud.total_cpus, cloud.idle_cpus, cloud.alloc_cpus) == (10, 6, 2)
     assert (cloud.total_gpus, cloud.idle_gpus, cloud.pending_jobs, cloud.running_jobs) == (
-        0, 0, 0, 0)
+        0,
+        0,
+        0,
+        0,
+    )
 
 
 def test_partition_states_list_state_form_and_partition_without_nodes() -> None:
     # newer JSON: "state": ["IDLE", "DRAIN"] instead of state + state_flags
-    nodes = {"nodes": [
-        {"name": "a1", "state": ["IDLE", "DRAIN"], "partitions": ["batch"], "cpus": 4,
-         "alloc_cpus": 0, "gres": "", "gres_used": ""},
-        {"name": "a2", "state": ["IDLE"], "partitions": ["batch"], "cpus": 4,
-         "alloc_cpus": 0, "gres": "", "gres_used": ""},
-    ]}
+    nodes = {
+        "nodes": [
+            {
+                "name": "a1",
+                "state": ["IDLE", "DRAIN"],
+                "partitions": ["batch"],
+                "cpus": 4,
+                "alloc_cpus": 0,
+                "gres": "",
+                "gres_used": "",
+            },
+            {
+                "name": "a2",
+                "state": ["IDLE"],
+                "partitions": ["batch"],
+                "cpus": 4,
+                "alloc_cpus": 0,
+                "gres": "",
+                "gres_used": "",
+            },
+        ]
+    }
     batch, empty = partition_states(nodes, [_pinfo("batch"), _pinfo("empty")], [])
-    assert (batch.total_nodes, batch.idle_nodes, batch.down_nodes, batch.idle_cpus) == (
-        2, 1, 1, 4)
+    assert (batch.total_nodes, batch.idle_nodes, batch.down_nodes, batch.idle_cpus) == (2, 1, 1, 4)
     assert (empty.total_nodes, empty.total_cpus, empty.idle_gpus) == (0, 0, 0)
 
 
@@ -577,8 +811,29 @@ def test_envelope_errors() -> None:
 def test_slurm_version() -> None:
     assert slurm_version(SQUEUE) == "22.05.9"
     # without "release": rebuilt from the numbers, with the month zero-padded
-    assert slurm_version({"meta": {"Slurm": {"version": {"major": 22, "minor": 5,
-                                                         "micro": 9}}}}) == "22.05.9"
-    assert slurm_version({"meta": {"Slurm": {"version": {"major": 23, "minor": 11,
-                                                         "micro": 1}}}}) == "23.11.1"
+    assert (
+        slurm_version({"meta": {"Slurm": {"version": {"major": 22, "minor": 5, "micro": 9}}}})
+        == "22.05.9"
+    )
+    assert (
+        slurm_version({"meta": {"Slurm": {"version": {"major": 23, "minor": 11, "micro": 1}}}})
+        == "23.11.1"
+    )
     assert slurm_version({}) == "?.?.?"
+
+
+def test_slurm_placeholder_reason_none_is_no_reason() -> None:
+    from hyperion.sites.slurm_json import sacct_statuses, squeue_statuses
+
+    (st,) = squeue_statuses(
+        {"jobs": [{"job_id": 1, "job_state": "COMPLETED", "state_reason": "None"}]}
+    )
+    assert st.reason == ""
+    (st,) = squeue_statuses(
+        {"jobs": [{"job_id": 2, "job_state": "PENDING", "state_reason": "Resources"}]}
+    )
+    assert st.reason == "Resources"
+    (acct,) = sacct_statuses(
+        {"jobs": [{"job_id": 3, "state": {"current": "FAILED", "reason": "None"}}]}
+    )
+    assert acct.reason == ""
