@@ -33,6 +33,8 @@ from hyperion.types import JobRequest, JobState, SiteState
 
 Log = Callable[..., None]
 CRASH_POINTS = frozenset({"before_submit", "after_submit", "during_replace"})
+#: a site whose status query takes longer than this is polled less often
+SLOW_SITE_S = 2.0
 
 
 class PlacementError(HyperionError):
@@ -74,6 +76,8 @@ class SiteHealth:
     last_error: str = ""
     failing_since: float | None = None
     drained: bool = False
+    backoff_s: float = 0.0
+    next_poll: float = 0.0
 
 
 @dataclass
@@ -274,6 +278,7 @@ class Federation:
             )
             job_id, attempt_id = row.id, attempt.id
         assert attempt_id is not None
+        self.poll_interval = self.settings.poll_interval_s  # follow the new job closely
         try:
             self._submit_attempt(attempt_id, job)
         except JobRejected as exc:
@@ -424,39 +429,46 @@ class Federation:
 
     # ------------------------------------------------------------------ loops
     def poll(self) -> None:
-        """One status query per site with live attempts; adaptive interval."""
-        changed = False
+        """One status query per site with live attempts, sites in parallel; adaptive interval
+        overall, and a per-site back-off for a site that fails or answers slowly."""
+        now = time.time()
         with session(self.engine, write=False) as s:
             wanted = {
                 site: [
-                    (a.id, a.slurm_job_id)
+                    (_id(a), str(a.slurm_job_id))
                     for a in atts
                     if a.slurm_job_id and a.state not in _RECOVER
                 ]
                 for site, atts in repo.live_attempts_by_site(s).items()
-                if site in self.conns
+                if site in self.conns and self.health[site].next_poll <= now
             }
-        for site, pairs in wanted.items():
-            if not pairs:
-                continue
-            try:
-                ids = [sid for _, sid in pairs]
-                statuses = self._call(site, lambda c: c.jobs(ids))  # noqa: B023
-            except SiteError as exc:
-                self.log(f"poll {site}: {exc}")
-                continue
-            with self._mutate, session(self.engine) as s:
-                for attempt_id, slurm_id in pairs:
-                    status = statuses.get(str(slurm_id))
-                    a = _attempt(s, attempt_id)
-                    if (
-                        status is not None
-                        and a.state not in _RECOVER
-                        and repo.apply_status(s, a, status)
-                    ):
-                        changed = True
+        wanted = {site: pairs for site, pairs in wanted.items() if pairs}
+        changed = any(self._pool.map(lambda item: self._poll_site(*item), wanted.items()))
         floor, ceiling = self.settings.poll_interval_s, self.settings.poll_max_interval_s
         self.poll_interval = floor if changed else min(ceiling, self.poll_interval * 1.5)
+
+    def _poll_site(self, site: str, pairs: list[tuple[int, str]]) -> bool:
+        h = self.health[site]
+        floor, ceiling = self.settings.poll_interval_s, self.settings.poll_max_interval_s
+        started = time.monotonic()
+        try:
+            statuses = self._call(site, lambda c: c.jobs([sid for _, sid in pairs]))
+        except SiteError as exc:
+            h.backoff_s = min(ceiling, max(floor, h.backoff_s * 2))
+            h.next_poll = time.time() + h.backoff_s
+            self.log(f"poll {site}: {exc}; next try in {h.backoff_s:.0f}s")
+            return False
+        slow = time.monotonic() - started > SLOW_SITE_S
+        h.backoff_s = min(ceiling, max(floor, h.backoff_s * 2)) if slow else 0.0
+        h.next_poll = time.time() + h.backoff_s
+        changed = False
+        with self._mutate, session(self.engine) as s:
+            for attempt_id, slurm_id in pairs:
+                status = statuses.get(slurm_id)
+                a = _attempt(s, attempt_id)
+                if status is not None and a.state not in _RECOVER:
+                    changed = repo.apply_status(s, a, status) or changed
+        return changed
 
     def refresh_snapshots(self) -> None:
         """A SiteState per site, in parallel, for placement and ``hctl sites``."""

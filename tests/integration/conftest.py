@@ -13,6 +13,7 @@ import pytest
 from hyperion.config import HyperionConfig, load_config
 from hyperion.sites import SiteConnector, connect
 from hyperion.types import JobState
+from tests.postgres import PostgresServer, PostgresUnavailable, running_postgres
 
 REPO = Path(__file__).resolve().parents[2]
 TESTBED = REPO / "scripts" / "testbed"
@@ -41,6 +42,16 @@ def testbed() -> Path:
     if proc.returncode != 0:
         pytest.fail(f"scripts/testbed up failed:\n{proc.stdout}\n{proc.stderr}")
     return Path(os.environ.get("HYPERION_TESTBED_DIR") or REPO / ".testbed")
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole session (tests/postgres.py)."""
+    try:
+        with running_postgres() as server:
+            yield server
+    except PostgresUnavailable as e:
+        pytest.fail(f"cannot start PostgreSQL: {e}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -76,8 +76,14 @@ class Daemon:
         return self.log.read_text(errors="replace")
 
 
-def start_daemon(workdir: Path, config: Path, db_url: str, crash_at: str | None = None,
-                 tag: str = "", listen: str | None = None) -> Daemon:
+def start_daemon(
+    workdir: Path,
+    config: Path,
+    db_url: str,
+    crash_at: str | None = None,
+    tag: str = "",
+    listen: str | None = None,
+) -> Daemon:
     sock = workdir / "hyperiond.sock"
     log = workdir / f"hyperiond{tag}.log"
     env = {**os.environ}
@@ -85,9 +91,20 @@ def start_daemon(workdir: Path, config: Path, db_url: str, crash_at: str | None 
     if crash_at:
         env["HYPERION_CRASH_AT"] = crash_at
     proc = subprocess.Popen(
-        [bin_path("hyperiond"), "--config", str(config), "--db", db_url, "--socket", str(sock),
-         *(["--listen", listen] if listen else [])],
-        env=env, stdin=subprocess.DEVNULL, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        [
+            bin_path("hyperiond"),
+            "--config",
+            str(config),
+            "--db",
+            db_url,
+            "--socket",
+            str(sock),
+            *(["--listen", listen] if listen else []),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
         cwd="/",
     )
     deadline = time.monotonic() + 60
@@ -126,18 +143,29 @@ def daemon(testbed: Path, listen: str | None = None, **settings: object) -> Iter
         cancel_everything(testbed, d.log_text())
 
 
-def as_user(user: str | None, d: Daemon, *argv: str, cwd: Path | None = None,
-            stdin: str | None = None, url: str | None = None) -> subprocess.CompletedProcess[str]:
+def as_user(
+    user: str | None,
+    d: Daemon,
+    *argv: str,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    url: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run a Hyperion command as ``user`` (None: root) against daemon ``d`` (over TCP with
     MUNGE when ``url`` is given, else over its Unix socket)."""
     where = f"HYPERION_URL={url}" if url else f"HYPERION_SOCKET={d.socket}"
-    env = ["env", where, "PATH=/usr/local/bin:/usr/bin:/bin",
-           f"HOME={'/root' if user is None else '/home/' + user}"]
+    env = [
+        "env",
+        where,
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+        f"HOME={'/root' if user is None else '/home/' + user}",
+    ]
     cmd = [*env, bin_path(argv[0]), *argv[1:]]
     if user is not None:
         cmd = ["runuser", "-u", user, "--", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, input=stdin,
-                          cwd=str(cwd or d.workdir))
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, input=stdin, cwd=str(cwd or d.workdir)
+    )
 
 
 def slurm_jobs_with_key(testbed: Path, key: str) -> list[tuple[str, str, str]]:
@@ -162,7 +190,8 @@ def cancel_everything(testbed: Path, _log: str = "") -> None:
         conn = connect(site)
         try:
             ids = [
-                st.job_id for st in conn.jobs().values()
+                st.job_id
+                for st in conn.jobs().values()
                 if not st.state.is_final
                 and (st.comment.startswith("hyperion:") or st.name.startswith("hyd-test"))
             ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from hyperion.api.client import Client, DaemonUnreachable
 from hyperion.errors import HyperionError
+from tests.postgres import PostgresServer
 
 from .daemon import (
     as_user,
@@ -45,8 +45,11 @@ def test_job_runs_as_the_submitting_user(testbed: Path) -> None:
         out = d.workdir / "out-%j.txt"
         job_id = _submit_as("alice", d, "-J", "hyd-test-run", f"--output={out}", "--wrap", "id -un")
         client = d.client()
-        job = wait_for(lambda: (j := client.job(job_id))["state"] == "COMPLETED" and j,
-                       "the job to complete", timeout=120)
+        job = wait_for(
+            lambda: (j := client.job(job_id))["state"] == "COMPLETED" and j,
+            "the job to complete",
+            timeout=120,
+        )
         assert job["user"] == "alice"
         (attempt,) = job["attempts"]
         written = Path(str(out).replace("%j", attempt["slurm_job_id"]))
@@ -110,28 +113,58 @@ def _plant(testbed: Path, site: str, key: str) -> str:
     """bob submits a plain Slurm job whose comment claims an attempt key of someone else."""
     conf = testbed / site / "slurm.conf"
     out = subprocess.run(
-        ["runuser", "-u", "bob", "--", "sbatch", "--parsable", "--hold", "-J", "hyd-test-forged",
-         f"--comment=hyperion:{key}", f"--chdir={testbed / 'share'}", "--wrap", "true"],
-        env={**os.environ, "SLURM_CONF": str(conf)}, capture_output=True, text=True, check=True,
+        [
+            "runuser",
+            "-u",
+            "bob",
+            "--",
+            "sbatch",
+            "--parsable",
+            "--hold",
+            "-J",
+            "hyd-test-forged",
+            f"--comment=hyperion:{key}",
+            f"--chdir={testbed / 'share'}",
+            "--wrap",
+            "true",
+        ],
+        env={**os.environ, "SLURM_CONF": str(conf)},
+        capture_output=True,
+        text=True,
+        check=True,
         cwd="/",
     )
     return out.stdout.strip().split(";")[0]
 
 
-def _crash_and_recover(testbed: Path, point: str, forge: bool = False) -> None:
-    workdir = testbed / "share" / f"hyd-crash-{point}-{os.getpid()}"
+def _attempt_key_site(db_url: str) -> tuple[str, str]:
+    from hyperion.state.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql("SELECT key, site FROM attempt").one()
+        return str(row[0]), str(row[1])
+    finally:
+        engine.dispose()
+
+
+def _crash_and_recover(
+    testbed: Path, point: str, forge: bool = False, db_url: str | None = None
+) -> None:
+    workdir = testbed / "share" / f"hyd-crash-{point}-{os.getpid()}-{bool(db_url)}"
     workdir.mkdir(exist_ok=True)
     workdir.chmod(0o1777)
     config = write_config(workdir / "sites.toml", testbed)
-    db_url = f"sqlite:///{workdir / 'hyperion.db'}"
+    db_url = db_url or f"sqlite:///{workdir / 'hyperion.db'}"
     d = start_daemon(workdir, config, db_url, crash_at=point, tag="-crash")
     try:
         with pytest.raises((DaemonUnreachable, HyperionError)):
-            d.client().submit(["-J", "hyd-test-crash"], SCRIPT, None, [], {"PATH": "/bin"},
-                              str(workdir))
+            d.client().submit(
+                ["-J", "hyd-test-crash"], SCRIPT, None, [], {"PATH": "/bin"}, str(workdir)
+            )
         assert d.proc.wait(timeout=30) == -signal.SIGKILL
-        with sqlite3.connect(workdir / "hyperion.db") as db:
-            key, site = db.execute("SELECT key, site FROM attempt").fetchone()
+        key, site = _attempt_key_site(db_url)
         forged = _plant(testbed, site, key) if forge else None
         d = start_daemon(workdir, config, db_url, tag="-after")
         found = wait_for(
@@ -160,17 +193,41 @@ def test_recovery_does_not_adopt_another_users_job_with_a_forged_key(testbed: Pa
     _crash_and_recover(testbed, "before_submit", forge=True)
 
 
+def test_exactly_one_slurm_job_after_a_crash_with_postgresql_state(
+    testbed: Path, pg: PostgresServer
+) -> None:
+    _crash_and_recover(testbed, "after_submit", db_url=pg.create_database("hyperiond_crash"))
+
+
 def _fill(testbed: Path, site: str, n: int) -> list[str]:
     """Occupy a cluster with long jobs of bob (plain sbatch, as another user would)."""
     conf = testbed / site / "slurm.conf"
     ids = []
     for _ in range(n):
         out = subprocess.run(
-            ["runuser", "-u", "bob", "--", "sbatch", "--parsable", "-J", "hyd-test-filler",
-             "-n", "2", "--time=30", f"--chdir={testbed / 'share'}", "-o", "/dev/null",
-             "--wrap", "sleep 600"],
-            env={**os.environ, "SLURM_CONF": str(conf)}, capture_output=True, text=True,
-            check=True, cwd="/",
+            [
+                "runuser",
+                "-u",
+                "bob",
+                "--",
+                "sbatch",
+                "--parsable",
+                "-J",
+                "hyd-test-filler",
+                "-n",
+                "2",
+                "--time=30",
+                f"--chdir={testbed / 'share'}",
+                "-o",
+                "/dev/null",
+                "--wrap",
+                "sleep 600",
+            ],
+            env={**os.environ, "SLURM_CONF": str(conf)},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd="/",
         )
         ids.append(out.stdout.strip())
     return ids
@@ -189,8 +246,9 @@ def _move_scenario(testbed: Path, crash_at: str | None) -> None:
         client.drain("beta")
         client.drain("gamma")
         fillers = _fill(testbed, "alpha", 4)  # alpha is full for 30 minutes of limits
-        doc = client.submit(["-J", "hyd-test-move", "-n", "1"], SCRIPT, None, [],
-                            {"PATH": "/bin"}, str(workdir))
+        doc = client.submit(
+            ["-J", "hyd-test-move", "-n", "1"], SCRIPT, None, [], {"PATH": "/bin"}, str(workdir)
+        )
         job_id = doc["job"]["id"]
         assert doc["job"]["site"] == "alpha"
         client.resume("gamma")  # now gamma predicts a start within seconds
@@ -200,12 +258,15 @@ def _move_scenario(testbed: Path, crash_at: str | None) -> None:
             client = d.client()
         job = wait_for(
             lambda: (j := client.job(job_id))["site"] == "gamma" and j["slurm_job_id"] and j,
-            "the job to move to gamma", timeout=90,
+            "the job to move to gamma",
+            timeout=90,
         )
         first, second = job["attempts"][0], job["attempts"][1]
         assert first["site"] == "alpha" and "moved from alpha" in first["end_reason"]
-        wait_for(lambda: client.job(job_id)["attempts"][0]["state"] == "CANCELLED",
-                 "the alpha attempt to be cancelled")
+        wait_for(
+            lambda: client.job(job_id)["attempts"][0]["state"] == "CANCELLED",
+            "the alpha attempt to be cancelled",
+        )
         live = [s for s in slurm_jobs_with_key(testbed, first["key"]) if s[2] != "CANCELLED"]
         assert live == []
         assert len(slurm_jobs_with_key(testbed, second["key"])) == 1
@@ -213,8 +274,9 @@ def _move_scenario(testbed: Path, crash_at: str | None) -> None:
         stop_daemon(d)
         conf = testbed / "alpha" / "slurm.conf"
         if fillers:
-            subprocess.run(["scancel", *fillers], env={**os.environ, "SLURM_CONF": str(conf)},
-                           check=False)
+            subprocess.run(
+                ["scancel", *fillers], env={**os.environ, "SLURM_CONF": str(conf)}, check=False
+            )
         cancel_everything(testbed)
 
 
@@ -232,18 +294,34 @@ def test_site_outage_is_detected_avoided_and_recovered(testbed: Path) -> None:
         client = d.client()
         os.kill(int(restd_pid.read_text().split()[0]), signal.SIGKILL)
         try:
-            wait_for(lambda: not next(s for s in client.sites() if s["name"] == "beta")["up"],
-                     "beta to be marked down", timeout=60)
-            doc = client.submit(["-J", "hyd-test-outage", "--test-only"], SCRIPT, None, [],
-                                {"PATH": "/bin"}, str(d.workdir), test_only=True)
+            wait_for(
+                lambda: not next(s for s in client.sites() if s["name"] == "beta")["up"],
+                "beta to be marked down",
+                timeout=60,
+            )
+            doc = client.submit(
+                ["-J", "hyd-test-outage", "--test-only"],
+                SCRIPT,
+                None,
+                [],
+                {"PATH": "/bin"},
+                str(d.workdir),
+                test_only=True,
+            )
             rows = {r["site"]: r for r in doc["decision"]["candidates"]}
             assert not rows["beta"]["feasible"] and "down" in rows["beta"]["why_not"]
             assert doc["decision"]["site"] != "beta"
         finally:
-            subprocess.run([str(Path(__file__).resolve().parents[2] / "scripts" / "testbed"),
-                            "up"], check=True, capture_output=True)
-        wait_for(lambda: next(s for s in client.sites() if s["name"] == "beta")["up"],
-                 "beta to come back", timeout=60)
+            subprocess.run(
+                [str(Path(__file__).resolve().parents[2] / "scripts" / "testbed"), "up"],
+                check=True,
+                capture_output=True,
+            )
+        wait_for(
+            lambda: next(s for s in client.sites() if s["name"] == "beta")["up"],
+            "beta to come back",
+            timeout=60,
+        )
 
 
 def test_tcp_identity_comes_from_munge(testbed: Path) -> None:
@@ -262,12 +340,15 @@ def test_tcp_identity_comes_from_munge(testbed: Path) -> None:
         assert theirs.returncode == 0 and job_id not in theirs.stdout
         forged = subprocess.run(
             ["curl", "-s", "-H", "X-Hyperion-Munge: not-a-credential", f"{url}/hyperion/v1/jobs"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         doc = json.loads(forged.stdout)
         assert doc["errors"] and "jobs" not in doc
-        anonymous = subprocess.run(["curl", "-s", f"{url}/hyperion/v1/jobs"], capture_output=True,
-                                   text=True, check=True)
+        anonymous = subprocess.run(
+            ["curl", "-s", f"{url}/hyperion/v1/jobs"], capture_output=True, text=True, check=True
+        )
         assert "credential" in json.loads(anonymous.stdout)["errors"][0]["error"]
 
 
@@ -277,3 +358,49 @@ def test_openapi_document_is_published(testbed: Path) -> None:
         assert doc["openapi"].startswith("3.")
         assert "/hyperion/v1/jobs" in doc["paths"]
         assert {"get", "post"} <= set(doc["paths"]["/hyperion/v1/jobs"])
+
+
+def test_pending_job_leaves_a_site_that_goes_down_and_is_reconciled_on_return(
+    testbed: Path,
+) -> None:
+    restd_pid = testbed / "run" / "slurmrestd.pid"
+    with daemon(testbed) as d:
+        client = d.client()
+        client.drain("alpha")
+        client.drain("gamma")
+        doc = client.submit(
+            ["-J", "hyd-test-failover", "--hold"],
+            SCRIPT,
+            None,
+            [],
+            {"PATH": "/bin"},
+            str(d.workdir),
+        )
+        job_id = doc["job"]["id"]
+        assert doc["job"]["site"] == "beta"
+        first_key = doc["job"]["attempts"][0]["key"]
+        client.resume("alpha")
+        client.resume("gamma")
+        os.kill(int(restd_pid.read_text().split()[0]), signal.SIGKILL)
+        try:
+            job = wait_for(
+                lambda: (j := client.job(job_id))["site"] != "beta" and j["slurm_job_id"] and j,
+                "the job to leave beta while beta is down",
+                timeout=90,
+            )
+            first = job["attempts"][0]
+            assert first["state"] == "CANCELLING" and "site down" in first["end_reason"]
+        finally:
+            subprocess.run(
+                [str(Path(__file__).resolve().parents[2] / "scripts" / "testbed"), "up"],
+                check=True,
+                capture_output=True,
+            )
+        wait_for(
+            lambda: client.job(job_id)["attempts"][0]["state"] == "CANCELLED",
+            "the beta attempt to be cancelled once beta answers",
+            timeout=90,
+        )
+        assert [s for s in slurm_jobs_with_key(testbed, first_key) if s[2] != "CANCELLED"] == []
+        live = slurm_jobs_with_key(testbed, job["attempts"][1]["key"])
+        assert len(live) == 1 and live[0][0] == job["site"]

@@ -20,7 +20,7 @@ from hyperion.errors import ConfigError
 from hyperion.state import repo
 from hyperion.state.db import make_engine, open_database, session
 from hyperion.state.migrations import ADVISORY_LOCK_KEY, MIGRATIONS, Migration, migrate
-from tests.postgres import PostgresServer, PostgresUnavailable, free_port, running_postgres
+from tests.postgres import PostgresServer, free_port
 from tests.unit import test_state as behaviours
 from tests.unit.test_state import (  # noqa: F401  (collected here, against PostgreSQL)
     test_add_attempt_numbers_and_keys,
@@ -53,16 +53,6 @@ from tests.unit.test_state import (  # noqa: F401  (collected here, against Post
 pytestmark = pytest.mark.testbed
 
 _names = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def pg() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server for the whole session."""
-    try:
-        with running_postgres() as server:
-            yield server
-    except PostgresUnavailable as e:
-        pytest.fail(f"cannot start PostgreSQL for the state tests: {e}", pytrace=False)
 
 
 @pytest.fixture
