@@ -24,6 +24,7 @@ from hyperion.errors import HyperionError
 BENCHMARKS: dict[str, str] = {
     "sim": "hyperion.bench.sim",
     "connectors": "hyperion.bench.connectors",
+    "multicluster": "hyperion.bench.multicluster",
 }
 
 

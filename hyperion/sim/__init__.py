@@ -14,15 +14,24 @@ from collections.abc import Sequence
 from hyperion.placement.heuristics import POLICIES, get_policy, policy_options
 from hyperion.placement.policy import Policy
 from hyperion.sim.carbon import CarbonSeries, read_carbon_csv
+from hyperion.sim.cloud import CloudPool
 from hyperion.sim.config import load_sim_sites, uniform_sites
 from hyperion.sim.engine import Engine
 from hyperion.sim.job import SimJob
 from hyperion.sim.lublin import generate, write_swf
 from hyperion.sim.metrics import Metrics, SiteMetrics
 from hyperion.sim.pool import Pool
+from hyperion.sim.preempt import Member, SharedPool
 from hyperion.sim.site import EnergyModel, PriceModel, SimSite
 from hyperion.sim.swf import SwfTrace, TraceError, parse_swf, read_swf
-from hyperion.sim.workload import annotate_gpus, assign_homes, merge, scale_time
+from hyperion.sim.workload import (
+    annotate_gpus,
+    assign_homes,
+    assign_partitions,
+    assign_priorities,
+    merge,
+    scale_time,
+)
 
 
 def simulate(
@@ -46,18 +55,23 @@ def simulate(
 
 __all__ = [
     "CarbonSeries",
+    "CloudPool",
     "EnergyModel",
     "Engine",
+    "Member",
     "Metrics",
     "Pool",
     "PriceModel",
     "SimJob",
+    "SharedPool",
     "SimSite",
     "SiteMetrics",
     "SwfTrace",
     "TraceError",
     "annotate_gpus",
     "assign_homes",
+    "assign_partitions",
+    "assign_priorities",
     "generate",
     "load_sim_sites",
     "merge",

@@ -112,6 +112,11 @@ def render_metrics(console: Console, label: str, m: Metrics) -> None:
         ("cost", _fmt(m.cost, 2)),
         ("simulated jobs/s", _fmt(m.jobs_per_s, 0)),
     ]
+    if m.preemptions:
+        rows.insert(3, ("preemptions / core-hours lost", f"{m.preemptions:,} / "
+                        f"{_fmt(m.lost_core_s / 3600.0, 1)}"))  # fmt: skip
+    if m.cloud_node_h:
+        rows.insert(-1, ("cloud node-hours powered up", _fmt(m.cloud_node_h, 1)))
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)

@@ -10,15 +10,27 @@ when it exists)::
     gpu_w = 300.0             # watts per busy GPU
     idle_w_per_node = 50.0    # watts every node draws, busy or not
     pue = 1.2
-    backfill = true           # EASY backfilling (false: plain FCFS)
+    backfill = true           # EASY backfilling; "conservative"; false: none (plain queue order)
+    order = "fcfs"            # queue order: "fcfs" (submission) or "priority" (job priority first)
     plan_depth = 100          # queued jobs in the start-time plan (like Slurm's bf_max_job_test)
+    checkpoint_interval_s = 0 # requeued (preempted) jobs keep work up to their last checkpoint
 
     [sim.sites.campus]        # per site, overriding the defaults
     carbon_csv = "${HYPERION_CARBON}/DE_2023_hourly.csv"   # or carbon_g_per_kwh = 350.0
     carbon_column = "Carbon Intensity gCO₂eq/kWh (direct)" # optional
     carbon_offset_s = 0       # simulated t=0 reads the series at its start + offset
+    share_nodes = [["gpu", "gpu-priority"]]  # partitions on the same nodes (default: inferred)
 
 Relative ``carbon_csv`` paths are resolved against the simulator file's directory.
+
+From the live schema: ``cloud = true`` partitions become :class:`~hyperion.sim.cloud.CloudPool`
+(``nodes`` is the capacity cap, ``boot_time``, ``idle_poweroff``, priced by ``prices.node_hour``
+per powered-up node-hour). Partitions on the same nodes become one
+:class:`~hyperion.sim.preempt.SharedPool` with preemption of ``preemptible`` partitions by
+higher ``priority_tier`` ones. Which partitions share nodes the live schema does not say:
+``share_nodes`` lists the groups; without it, non-cloud partitions of identical node shape
+(nodes, cores, GPUs, GPU type, memory) are grouped when one of them is preemptible and another
+has a higher tier (``share_nodes = []`` turns that off).
 """
 
 from __future__ import annotations
@@ -28,10 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from hyperion.config.loader import expand_env, load_config
-from hyperion.config.schema import SiteConfig
+from hyperion.config.schema import PartitionConfig, SiteConfig
 from hyperion.errors import ConfigError
 from hyperion.sim.carbon import CarbonSeries, read_carbon_csv
-from hyperion.sim.pool import Pool
+from hyperion.sim.cloud import CloudPool
+from hyperion.sim.pool import BACKFILL_MODES, ORDERS, Pool
+from hyperion.sim.preempt import Member, SharedPool
 from hyperion.sim.site import EnergyModel, PriceModel, SimSite
 
 #: simulator-only keys accepted in ``[sim.defaults]`` and ``[sim.sites.NAME]``
@@ -40,8 +54,11 @@ SIM_KEYS: dict[str, type | tuple[type, ...]] = {
     "gpu_w": (int, float),
     "idle_w_per_node": (int, float),
     "pue": (int, float),
-    "backfill": bool,
+    "backfill": (bool, str),
+    "order": str,
     "plan_depth": int,
+    "checkpoint_interval_s": (int, float),
+    "share_nodes": list,
     "carbon_csv": str,
     "carbon_column": str,
     "carbon_g_per_kwh": (int, float),
@@ -58,11 +75,33 @@ def _check_table(table: object, where: str) -> dict[str, Any]:
                 f"{where}.{key}: unknown simulator key",
                 hint=f"valid keys: {', '.join(SIM_KEYS)}",
             )
-        if isinstance(value, bool) and SIM_KEYS[key] is not bool:
-            raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
-        if not isinstance(value, SIM_KEYS[key]):
+        allowed = SIM_KEYS[key]
+        if isinstance(value, bool) and bool not in (allowed if isinstance(allowed, tuple) else ()):
+            if allowed is not bool:
+                raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
+        if not isinstance(value, allowed):
             raise ConfigError(f"{where}.{key}: wrong type {type(value).__name__} ({value!r})")
+        _check_value(key, value, f"{where}.{key}")
     return dict(table)
+
+
+def _check_value(key: str, value: Any, where: str) -> None:
+    if key == "backfill" and isinstance(value, str) and value not in BACKFILL_MODES:
+        raise ConfigError(
+            f"{where}: unknown backfill mode {value!r}",
+            hint=f"use true, false or one of {', '.join(BACKFILL_MODES)}",
+        )
+    if key == "order" and value not in ORDERS:
+        raise ConfigError(f"{where}: unknown order {value!r}", hint=f"use {' or '.join(ORDERS)}")
+    if key == "checkpoint_interval_s" and value < 0:
+        raise ConfigError(f"{where}: must be >= 0 (0: no checkpoints), got {value!r}")
+    if key == "share_nodes" and not all(
+        isinstance(g, list) and all(isinstance(n, str) for n in g) for g in value
+    ):
+        raise ConfigError(
+            f"{where}: expected a list of lists of partition names",
+            hint='e.g. share_nodes = [["gpu", "gpu-priority"]]',
+        )
 
 
 def sim_options(path: Path | None, sites: list[str]) -> dict[str, dict[str, Any]]:
@@ -122,27 +161,117 @@ def _carbon(opts: dict[str, Any], base: Path, where: str) -> CarbonSeries | None
     return None
 
 
+def _shape(p: PartitionConfig) -> tuple[object, ...]:
+    return (p.nodes, p.cores_per_node, p.gpus_per_node, p.gpu_type, p.mem_per_node)
+
+
+def node_groups(sc: SiteConfig, given: list[list[str]] | None) -> list[list[str]]:
+    """Groups of partitions on the same nodes: ``given`` (checked), else inferred (see the
+    module docstring). Each group lists the default partition first, then config order."""
+    where = f"sim.sites.{sc.name}.share_nodes"
+    if given is None:
+        buckets: dict[tuple[object, ...], list[PartitionConfig]] = {}
+        for p in sc.partitions:
+            if not p.cloud:
+                buckets.setdefault(_shape(p), []).append(p)
+        groups = [
+            [p.name for p in ps]
+            for ps in buckets.values()
+            if any(p.preemptible and any(q.priority_tier > p.priority_tier for q in ps) for p in ps)
+        ]
+    else:
+        groups = [list(g) for g in given if g]
+        seen: set[str] = set()
+        for g in groups:
+            shape: tuple[object, ...] | None = None
+            for n in g:
+                part = sc.partition(n)
+                if part is None:
+                    raise ConfigError(
+                        f"{where}: site {sc.name!r} has no partition {n!r}",
+                        hint=f"partitions: {', '.join(q.name for q in sc.partitions)}",
+                    )
+                if n in seen:
+                    raise ConfigError(f"{where}: partition {n!r} is in more than one group")
+                if part.cloud:
+                    raise ConfigError(f"{where}: {n!r} is a cloud partition (cannot share nodes)")
+                shape = shape or _shape(part)[:3]
+                if _shape(part)[:3] != shape:
+                    raise ConfigError(
+                        f"{where}: {n!r} and {g[0]!r} differ in nodes, cores or GPUs per node",
+                        hint="partitions that share nodes must describe the same nodes",
+                    )
+                seen.add(n)
+    default = sc.default_partition.name
+    order = {p.name: i for i, p in enumerate(sc.partitions)}
+    return [sorted(g, key=lambda n: (n != default, order[n])) for g in groups if len(g) > 1]
+
+
 def site_from_config(
     sc: SiteConfig, opts: dict[str, Any], *, base: Path, backfill: bool | None = None
 ) -> SimSite:
     """One :class:`SimSite` from a live :class:`SiteConfig` and its simulator options."""
-    bf = opts.get("backfill", True) if backfill is None else backfill
-    depth = int(opts.get("plan_depth", 100))
-    pools = [
-        Pool(
-            p.name,
-            p.nodes * p.cores_per_node,
-            p.nodes * p.gpus_per_node,
-            nodes=p.nodes,
-            backfill=bf,
-            max_time=p.max_time,
-            priority_tier=p.priority_tier,
-            preemptible=p.preemptible,
-            plan_depth=depth,
-        )
-        for p in sc.partitions
-    ]
-    pools.sort(key=lambda p: p.name != sc.default_partition.name)  # default partition first
+    common: dict[str, Any] = {
+        "backfill": opts.get("backfill", True) if backfill is None else backfill,
+        "order": opts.get("order", "fcfs"),
+        "plan_depth": int(opts.get("plan_depth", 100)),
+    }
+    groups = node_groups(sc, opts.get("share_nodes"))
+    group_of = {n: i for i, g in enumerate(groups) for n in g}
+    emitted: set[int] = set()
+    pools: list[Pool] = []
+    for p in sc.partitions:
+        gi = group_of.get(p.name)
+        if gi is not None:
+            if gi not in emitted:  # the group goes where its first partition is
+                emitted.add(gi)
+                g = groups[gi]
+                parts = [sc.partition(n) for n in g]
+                pools.append(
+                    SharedPool(
+                        "+".join(g),
+                        p.nodes * p.cores_per_node,
+                        p.nodes * p.gpus_per_node,
+                        nodes=p.nodes,
+                        members=[
+                            Member(q.name, q.priority_tier, q.preemptible, q.max_time)
+                            for q in parts
+                            if q is not None
+                        ],
+                        checkpoint_s=float(opts.get("checkpoint_interval_s", 0)),
+                        **common,
+                    )
+                )
+        elif p.cloud:
+            pools.append(
+                CloudPool(
+                    p.name,
+                    p.nodes,
+                    p.cores_per_node,
+                    p.gpus_per_node,
+                    boot_time=float(p.boot_time or 0),
+                    idle_poweroff=None if p.idle_poweroff is None else float(p.idle_poweroff),
+                    max_time=p.max_time,
+                    priority_tier=p.priority_tier,
+                    preemptible=p.preemptible,
+                    **common,
+                )
+            )
+        else:
+            pools.append(
+                Pool(
+                    p.name,
+                    p.nodes * p.cores_per_node,
+                    p.nodes * p.gpus_per_node,
+                    nodes=p.nodes,
+                    max_time=p.max_time,
+                    priority_tier=p.priority_tier,
+                    preemptible=p.preemptible,
+                    **common,
+                )
+            )
+    first = sc.default_partition.name
+    pools.sort(key=lambda q: first not in q.names)  # default partition first
     default = EnergyModel()
     energy = EnergyModel(
         core_w=float(opts.get("core_w", default.core_w)),

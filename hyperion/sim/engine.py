@@ -20,6 +20,7 @@ from math import inf
 
 from hyperion.errors import HyperionError
 from hyperion.placement.policy import Candidate, Policy
+from hyperion.sim.cloud import CloudPool
 from hyperion.sim.job import SimJob
 from hyperion.sim.metrics import Metrics, SiteMetrics, job_metrics
 from hyperion.sim.pool import Pool
@@ -52,6 +53,7 @@ class Engine:
             mem_mb=job.mem_mb,
             gpus=job.gpus,
             time_limit_s=int(math.ceil(job.req)),
+            partition=job.req_partition,
             user=str(job.user),
         )
 
@@ -75,7 +77,7 @@ class Engine:
                 Candidate(
                     site=s.name,
                     state=s.state(now),
-                    partition=p.name,
+                    partition=p.partition_of(job) if p.shared else p.name,
                     est_start=p.estimate_start(job, now) if need_est else None,
                     cost=s.job_cost(job, job.req, p),
                     currency=s.prices.currency,
@@ -109,6 +111,8 @@ class Engine:
             j.idx = i
             j.start = j.end = -1.0
             j.site = j.partition = None
+            if j.preempted:
+                j.clear_run()
         self.dropped = []
         self.moved = 0
         held: list[tuple[float, int, SimJob, Pool]] = []
@@ -175,36 +179,27 @@ class Engine:
         t0 = min((j.submit for j in jobs), default=0.0)
         t1 = max((j.end for j in ran), default=t0)
         span = max(t1 - t0, 1e-9)
-        per_site: dict[str, SiteMetrics] = {}
-        tot_e = tot_cost = tot_c = 0.0
-        busy_all = cores_all = 0.0
-        for s in self.sites:
-            sm = SiteMetrics(currency=s.prices.currency)
-            busy = sum(p.busy_core_s for p in s.pools)
-            busy_g = sum(p.busy_gpu_s for p in s.pools)
-            sm.utilisation = busy / (s.cores * span)
-            sm.gpu_utilisation = busy_g / (s.gpus * span) if s.gpus else 0.0
-            idle_kw = s.energy.idle_w_per_node * s.nodes * s.energy.pue / 1000.0
-            energy = idle_kw * span / 3600.0
-            carbon_g = idle_kw * s.carbon.integral(t0, t1) if s.carbon is not None else 0.0
-            per_site[s.name] = sm
-            busy_all += busy
-            cores_all += s.cores
-            sm.energy_kwh = energy
-            sm.carbon_kg = carbon_g / 1000.0
+        per_site = {s.name: site_totals(s, t0, t1) for s in self.sites}
         for j in ran:
             s = self.by_name[j.site]  # type: ignore[index]
             sm = per_site[s.name]
             sm.jobs += 1
             kw = s.job_power_w(j.cores, j.gpus) / 1000.0
-            sm.energy_kwh += kw * j.run / 3600.0
+            held = j.occupied  # run time plus work lost to requeues
+            sm.energy_kwh += kw * held / 3600.0
             if s.carbon is not None:
-                sm.carbon_kg += kw * s.carbon.integral(j.start, j.end) / 1000.0
-            sm.cost += s.job_cost(j, j.run, j.pool)
-        for sm in per_site.values():
-            tot_e += sm.energy_kwh
-            tot_cost += sm.cost
-            tot_c += sm.carbon_kg
+                g = s.carbon.integral(j.start, j.end)
+                for a, b in j.segs or ():
+                    g += s.carbon.integral(a, b)
+                sm.carbon_kg += kw * g / 1000.0
+            sm.cost += s.job_cost(j, held, j.pool, nodes=not j.pool.is_cloud)
+        busy_all = sum(p.busy_core_s for s in self.sites for p in s.pools)
+        cores_all = sum(s.cores for s in self.sites)
+        for s in self.sites:
+            per_site[s.name].utilisation /= s.cores * span
+            if s.gpus:
+                per_site[s.name].gpu_utilisation /= s.gpus * span
+        sms = list(per_site.values())
         return Metrics(
             policy=self.policy.name,
             jobs=len(ran),
@@ -215,10 +210,42 @@ class Engine:
             mean_bsld=bsld,
             makespan=t1 - t0,
             utilisation=busy_all / (cores_all * span),
-            energy_kwh=tot_e,
-            cost=tot_cost,
-            carbon_kg=tot_c,
+            energy_kwh=sum(sm.energy_kwh for sm in sms),
+            cost=sum(sm.cost for sm in sms),
+            carbon_kg=sum(sm.carbon_kg for sm in sms),
             moved=self.moved,
             sites=per_site,
             seconds=seconds,
+            preemptions=sum(sm.preemptions for sm in sms),
+            lost_core_s=sum(sm.lost_core_s for sm in sms),
+            cloud_node_h=sum(sm.cloud_node_h for sm in sms),
         )
+
+
+def site_totals(s: SimSite, t0: float, t1: float) -> SiteMetrics:
+    """A site's metrics before its jobs are added: idle power (every node of a plain partition
+    over the makespan, the powered-up node-seconds of a cloud partition), cloud node-hour cost,
+    preemptions; ``utilisation`` holds busy core-seconds (the caller divides)."""
+    sm = SiteMetrics(currency=s.prices.currency)
+    e = s.energy
+    idle_kw = e.idle_w_per_node * e.pue / 1000.0
+    plain_nodes = 0
+    for p in s.pools:
+        sm.utilisation += p.busy_core_s
+        sm.gpu_utilisation += p.busy_gpu_s
+        sm.preemptions += p.preemptions
+        sm.lost_core_s += p.lost_core_s
+        if not isinstance(p, CloudPool):
+            plain_nodes += p.nodes
+            continue
+        intervals = p.powered_intervals(t1)
+        node_h = sum(b - a for a, b in intervals) / 3600.0
+        sm.cloud_node_h += node_h
+        sm.cost += node_h * s.prices.node_hour
+        sm.energy_kwh += idle_kw * node_h
+        if s.carbon is not None and idle_kw:
+            sm.carbon_kg += idle_kw * sum(s.carbon.integral(a, b) for a, b in intervals) / 1000.0
+    sm.energy_kwh += idle_kw * plain_nodes * (t1 - t0) / 3600.0
+    if s.carbon is not None and idle_kw and plain_nodes:
+        sm.carbon_kg += idle_kw * plain_nodes * s.carbon.integral(t0, t1) / 1000.0
+    return sm

@@ -15,8 +15,16 @@ class SimJob:
     Workload fields: ``job_id`` (from the trace), ``submit`` (seconds from the workload start),
     ``run`` (actual run time, s), ``req`` (requested time, s; the scheduler plans with it),
     ``cores``, ``gpus``, ``mem_mb`` (None: unknown), ``user``, ``home`` (the site its user would
-    submit to without Hyperion; None: no preference).
-    Run fields, set by the engine: ``site``, ``partition``, ``start``, ``end``.
+    submit to without Hyperion; None: no preference), ``priority`` (higher runs first where a
+    site orders by priority), ``req_partition`` (the partition asked for, like ``sbatch -p``;
+    None: the site's default routing).
+
+    Run fields, set by the engine and the partitions: ``site``, ``partition``, ``start`` and
+    ``end`` (of the last, completing run), ``saved`` (run seconds kept by checkpoints across
+    requeues), ``lost`` (run seconds lost to requeues), ``preempted`` (times requeued),
+    ``segs`` (earlier, preempted runs as ``(start, end)``; None if never preempted).
+    ``nc``/``ng``/``nd`` are the cores, GPUs and seconds the partition plans for (whole nodes
+    and boot time on cloud partitions), ``pend`` the planned end of the current run.
     """
 
     __slots__ = (
@@ -30,11 +38,25 @@ class SimJob:
         "mem_mb",
         "user",
         "home",
+        "priority",
+        "req_partition",
         "site",
         "partition",
         "start",
         "end",
         "pool",
+        "nc",
+        "ng",
+        "nd",
+        "pend",
+        "seq",
+        "qkey",
+        "tier",
+        "saved",
+        "lost",
+        "preempted",
+        "segs",
+        "nodes_held",
     )
 
     def __init__(
@@ -49,6 +71,8 @@ class SimJob:
         mem_mb: int | None = None,
         user: int = -1,
         home: str | None = None,
+        priority: int = 0,
+        req_partition: str | None = None,
     ) -> None:
         self.idx = 0
         self.job_id = job_id
@@ -60,11 +84,25 @@ class SimJob:
         self.mem_mb = mem_mb
         self.user = user
         self.home = home
+        self.priority = priority
+        self.req_partition = req_partition
         self.site: str | None = None
         self.partition: str | None = None
         self.start = -1.0
         self.end = -1.0
         self.pool: Any = None  # the Pool it was placed in (Any: no import cycle)
+        self.nc = cores
+        self.ng = gpus
+        self.nd = req
+        self.pend = -1.0
+        self.seq = 0
+        self.qkey: tuple[int, int, int] = (0, 0, 0)
+        self.tier = 0
+        self.saved = 0.0
+        self.lost = 0.0
+        self.preempted = 0
+        self.segs: list[tuple[float, float]] | None = None
+        self.nodes_held: list[float] | None = None
 
     def copy(self) -> SimJob:
         """A fresh (unscheduled) copy with the same workload fields."""
@@ -78,14 +116,32 @@ class SimJob:
             mem_mb=self.mem_mb,
             user=self.user,
             home=self.home,
+            priority=self.priority,
+            req_partition=self.req_partition,
         )
         j.idx = self.idx
         return j
 
+    def clear_run(self) -> None:
+        """Forget what an earlier run did to this job (requeues, checkpoints, cloud nodes)."""
+        self.saved = 0.0
+        self.lost = 0.0
+        self.preempted = 0
+        self.segs = None
+        self.nodes_held = None
+
     @property
     def wait(self) -> float:
-        """Seconds between submission and start (-1 if it never started)."""
-        return self.start - self.submit if self.start >= 0 else -1.0
+        """Seconds from submission to the end minus the run time (-1 if it never started).
+
+        Without requeues that is start - submit; a requeued job's lost work counts as waiting.
+        """
+        return self.start - self.submit - self.saved if self.start >= 0 else -1.0
+
+    @property
+    def occupied(self) -> float:
+        """Seconds the job held its resources over all its runs (run time plus lost work)."""
+        return self.run + self.lost
 
     def __repr__(self) -> str:
         return (

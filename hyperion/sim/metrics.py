@@ -40,11 +40,19 @@ class SiteMetrics:
     cost: float = 0.0
     currency: str = "EUR"
     carbon_kg: float = 0.0
+    preemptions: int = 0
+    lost_core_s: float = 0.0
+    cloud_node_h: float = 0.0
 
 
 @dataclass
 class Metrics:
-    """What a run measured. Waits and slowdowns are over the jobs that ran."""
+    """What a run measured. Waits and slowdowns are over the jobs that ran.
+
+    A requeued job's wait is end - submit - run time (its lost work counts as waiting).
+    ``preemptions`` counts requeues, ``lost_core_s`` the core-seconds of work they threw away,
+    ``cloud_node_h`` the powered-up node-hours of cloud partitions.
+    """
 
     policy: str
     jobs: int
@@ -61,6 +69,9 @@ class Metrics:
     moved: int = 0
     sites: dict[str, SiteMetrics] = field(default_factory=dict)
     seconds: float = 0.0
+    preemptions: int = 0
+    lost_core_s: float = 0.0
+    cloud_node_h: float = 0.0
 
     @property
     def jobs_per_s(self) -> float:
@@ -73,13 +84,17 @@ class Metrics:
 
 
 def job_metrics(jobs: Sequence[SimJob]) -> tuple[float, float, float, float]:
-    """(mean wait, p95 wait, max wait, mean bounded slowdown) over jobs that started."""
+    """(mean wait, p95 wait, max wait, mean bounded slowdown) over jobs that started.
+
+    The wait is start - submit, less the run time a requeued job had kept by checkpoints
+    (``saved``): end - submit - run time, so lost work counts as waiting.
+    """
     waits: list[float] = []
     bsld = 0.0
     for j in jobs:
         if j.start < 0:
             continue
-        w = j.start - j.submit
+        w = j.start - j.submit - j.saved
         waits.append(w)
         r = j.run
         s = (w + r) / (r if r > BSLD_THRESHOLD else BSLD_THRESHOLD)

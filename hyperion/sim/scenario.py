@@ -22,7 +22,14 @@ from hyperion.sim.job import SimJob
 from hyperion.sim.lublin import generate
 from hyperion.sim.site import SimSite
 from hyperion.sim.swf import read_swf
-from hyperion.sim.workload import annotate_gpus, assign_homes, merge, scale_time
+from hyperion.sim.workload import (
+    annotate_gpus,
+    assign_homes,
+    assign_partitions,
+    assign_priorities,
+    merge,
+    scale_time,
+)
 
 
 @dataclass
@@ -92,11 +99,15 @@ def build(
     max_procs: int | None = None,
     skip_bad: bool = False,
     plan_depth: int = 100,
+    priority_shares: dict[int, float] | None = None,
+    partition_shares: dict[str, float] | None = None,
 ) -> Scenario:
     """A scenario from workload specs and site options (see the module docstring).
 
     ``carbon`` entries are ``SITE=CSV`` (with ``sites_config``: that site's series) or ``CSV``
-    (without: one synthetic site per file).
+    (without: one synthetic site per file). ``priority_shares`` and ``partition_shares`` give
+    seeded shares of jobs a priority or a partition request (:func:`assign_priorities`,
+    :func:`assign_partitions`); SWF traces carry neither.
     """
     if not workloads:
         raise HyperionError(
@@ -156,5 +167,9 @@ def build(
         jobs = scale_time(jobs, time_scale)
     if gpu_share > 0:
         jobs = annotate_gpus(jobs, gpu_share, seed=seed)
+    if priority_shares:
+        jobs = assign_priorities(jobs, priority_shares, seed=seed)
+    if partition_shares:
+        jobs = assign_partitions(jobs, partition_shares, seed=seed + 1)
     label = "+".join(w.label for w in wls)
     return Scenario(sites, jobs, label, notes)

@@ -1,4 +1,5 @@
-"""Workload helpers: merge several traces into one stream, give jobs a home, add GPU requests.
+"""Workload helpers: merge several traces into one stream, give jobs a home, add GPU requests,
+priorities and partition requests.
 
 All functions return new job lists (the input jobs are left untouched) and are deterministic for
 a given seed.
@@ -7,12 +8,15 @@ a given seed.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from hyperion.errors import HyperionError
 from hyperion.sim.job import SimJob
 
 HOME_MODES = ("user", "round-robin", "random", "first")
+
+T = TypeVar("T")
 
 
 def merge(streams: Iterable[tuple[Sequence[SimJob], str | None]]) -> list[SimJob]:
@@ -96,5 +100,53 @@ def annotate_gpus(
         c = j.copy()
         if rng.random() < share:
             c.gpus = min(max_gpus, max(1, -(-c.cores // cores_per_gpu)))
+        out.append(c)
+    return out
+
+
+def _draw(
+    jobs: Sequence[SimJob], shares: Mapping[T, float], seed: int, what: str
+) -> list[tuple[SimJob, T | None]]:
+    """Copies of ``jobs``, each paired with one of ``shares``' keys drawn with its probability
+    (None for the rest), from a seeded generator."""
+    if any(s < 0 for s in shares.values()) or sum(shares.values()) > 1.0 + 1e-9:
+        raise HyperionError(f"{what} shares must be >= 0 and add up to at most 1, got {shares}")
+    rng = random.Random(seed)
+    out: list[tuple[SimJob, T | None]] = []
+    for j in jobs:
+        u = rng.random()
+        pick: T | None = None
+        acc = 0.0
+        for key, share in shares.items():
+            acc += share
+            if u < acc:
+                pick = key
+                break
+        out.append((j.copy(), pick))
+    return out
+
+
+def assign_priorities(
+    jobs: Sequence[SimJob], shares: Mapping[int, float], *, seed: int = 0
+) -> list[SimJob]:
+    """Copies where a seeded share of jobs gets each priority, e.g. ``{10: 0.1}``: one job in
+    ten at priority 10; the others keep theirs. Used with ``order="priority"`` partitions."""
+    out = []
+    for c, prio in _draw(jobs, shares, seed, "priority"):
+        if prio is not None:
+            c.priority = prio
+        out.append(c)
+    return out
+
+
+def assign_partitions(
+    jobs: Sequence[SimJob], shares: Mapping[str, float], *, seed: int = 0
+) -> list[SimJob]:
+    """Copies where a seeded share of jobs asks for each named partition (``sbatch -p``), e.g.
+    ``{"gpu-priority": 0.2}``; the others keep their request (None: the site's default)."""
+    out = []
+    for c, name in _draw(jobs, shares, seed, "partition"):
+        if name is not None:
+            c.req_partition = name
         out.append(c)
     return out
