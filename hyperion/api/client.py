@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from hyperion import __version__
+from hyperion.api.digest import request_digest
 from hyperion.errors import HyperionError
 
 API_PREFIX = "/hyperion/v1"
@@ -108,8 +109,9 @@ def default_socket(env: Mapping[str, str] | None = None) -> str:
     return DEFAULT_SOCKET
 
 
-def munge_credential(timeout: float = 10.0) -> str:
-    """A fresh credential from ``munge -n`` (argv, no shell); :class:`MungeError` if impossible."""
+def munge_credential(payload: str = "", timeout: float = 10.0) -> str:
+    """A fresh credential from ``munge`` carrying ``payload`` (argv, no shell);
+    :class:`MungeError` if impossible."""
     exe = shutil.which("munge")
     if exe is None:
         raise MungeError(
@@ -120,7 +122,11 @@ def munge_credential(timeout: float = 10.0) -> str:
         )
     try:
         done = subprocess.run(
-            [exe, "-n"], capture_output=True, text=True, timeout=timeout, check=False
+            [exe, "-s", payload] if payload else [exe, "-n"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise MungeError(f"`munge -n` could not run: {exc}", hint="is munged running?") from None
@@ -270,7 +276,8 @@ class Client:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         if self.url:
-            headers[MUNGE_HEADER] = munge_credential()
+            digest = request_digest(method, target, data or b"")
+            headers[MUNGE_HEADER] = munge_credential(digest)
         conn = self._connection()
         connected = False
         try:

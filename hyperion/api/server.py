@@ -22,11 +22,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hyperion import __version__
+from hyperion.api.digest import request_digest
 from hyperion.daemon.identity import Caller, IdentityError, caller, munge_uid, peer_uid
 from hyperion.errors import HyperionError
 
 PREFIX = "/hyperion/v1"
 MAX_BODY = 16 * 1024 * 1024
+#: concurrent connections served; more are answered 503 at once
+MAX_CONNECTIONS = 128
 
 
 class ApiError(Exception):
@@ -122,6 +125,7 @@ def openapi(routes: list[Route]) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a client may take to send a request (no slow-loris holding a thread)
 
     def address_string(self) -> str:  # AF_UNIX peers have no address
         return "unix" if isinstance(self.client_address, str | bytes) else super().address_string()
@@ -138,22 +142,29 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802
         self._handle("DELETE")
 
-    def _identify(self) -> Caller:
+    def _identify(self, method: str, raw: bytes) -> Caller:
         api = self.server.api
         if self.server.unix:
             return caller(peer_uid(self.connection), api.admin_group)
-        credential = self.headers.get("X-Hyperion-Munge")
-        if not credential:
-            raise ApiError(401, "no credential", "send X-Hyperion-Munge: $(munge -n)")
-        return caller(munge_uid(credential), api.admin_group)
+        credential = self.headers.get("X-Hyperion-Munge") or ""
+        digest = request_digest(method, self.path, raw)
+        return caller(munge_uid(credential, digest), api.admin_group)
+
+    def _check_credential_present(self) -> None:
+        if not self.server.unix and not self.headers.get("X-Hyperion-Munge"):
+            raise ApiError(
+                401, "no credential", "send X-Hyperion-Munge: $(munge -s <request digest>)"
+            )
 
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
         who: Caller | None = None
         warnings: list[str] = []
         try:
-            body = self._body()
-            who = self._identify()
+            self._check_credential_present()  # before reading anything large
+            raw = self._raw_body()
+            who = self._identify(method, raw)
+            body = self._parse(raw)
             status, payload = self.server.api.dispatch(
                 method, url.path, url.query, body, who, warnings
             )
@@ -183,14 +194,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
+    def _raw_body(self) -> bytes:
+        text = self.headers.get("Content-Length") or "0"
+        if not text.isdigit():
+            raise ApiError(400, f"Content-Length {text!r} is not a byte count")
+        length = int(text)
         if length > MAX_BODY:
             raise ApiError(413, f"request body of {length} bytes is over {MAX_BODY}")
-        if not length:
+        return self.rfile.read(length) if length else b""
+
+    @staticmethod
+    def _parse(raw: bytes) -> dict[str, Any]:
+        if not raw:
             return {}
         try:
-            doc = json.loads(self.rfile.read(length))
+            doc = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"request body is not JSON: {exc}") from None
         if not isinstance(doc, dict):
@@ -206,7 +224,28 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.address_family = family
         self.api = api
         self.unix = family == socket.AF_UNIX
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """At most MAX_CONNECTIONS at once; the next one gets 503 instead of a thread."""
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                    b"Connection: close\r\n\r\n"
+                )
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class Api:

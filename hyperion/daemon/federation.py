@@ -24,10 +24,8 @@ from hyperion.placement.feasible import Feasible, candidates
 from hyperion.placement.heuristics import get_policy
 from hyperion.placement.policy import Candidate, Decision
 from hyperion.sites import SiteConnector, SubmitOutcomeUnknown, connect
-from hyperion.sites.base import JobStatus
 from hyperion.state import repo
 from hyperion.state.db import session
-from hyperion.state.ids import key_from_comment
 from hyperion.state.models import Attempt, AttemptState, HyperionJobState, Job
 from hyperion.types import JobRequest, JobState, SiteState
 
@@ -42,6 +40,10 @@ class PlacementError(HyperionError):
 
 
 _RECOVER = (AttemptState.INTENT, AttemptState.UNKNOWN, AttemptState.CANCELLING)
+#: attempts that have not reached Slurm as far as we know
+_UNSENT = (AttemptState.INTENT, AttemptState.UNKNOWN)
+#: Slurm states in which a job has started
+_STARTED = frozenset({JobState.RUNNING, JobState.COMPLETING, JobState.SUSPENDED})
 
 
 def _attempt(s: Any, attempt_id: int | None) -> Attempt:
@@ -124,6 +126,7 @@ class Federation:
         self._in_flight: set[int] = set()  # attempts this process is submitting right now
         self._in_flight_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
+        self._estimate_pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
         with session(self.engine) as s:
             for status in repo.site_statuses(s):
                 if status.site in self.health:
@@ -131,6 +134,7 @@ class Federation:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._estimate_pool.shutdown(wait=False, cancel_futures=True)
         for conn in self.conns.values():
             conn.close()
 
@@ -184,11 +188,20 @@ class Federation:
         unavailable = self.unavailable()
         for site in exclude:
             unavailable.setdefault(site, "excluded")
-        feasible, rejected = candidates(request, self.config, unavailable, only=pin)
         if pin is not None and pin not in self.config.sites:
             raise PlacementError(
                 f"--site {pin}: no such site; known sites: {', '.join(sorted(self.config.sites))}"
             )
+        feasible, rejected = candidates(request, self.config, unavailable, only=pin)
+        translatable = []
+        for f in feasible:  # what the site's transport cannot carry rules it out now
+            try:
+                build_submission(job, self.config.site(f.site), f.partition, key=None)
+            except HyperionError as exc:
+                rejected[f.site] = exc.message
+            else:
+                translatable.append(f)
+        feasible = translatable
         name = policy_name or self.settings.default_policy
         options = self.settings.policy_options if name == self.settings.default_policy else {}
         policy = get_policy(name, **options)
@@ -252,7 +265,7 @@ class Federation:
             sub = build_submission(job, self.config.site(f.site), f.partition, key=None)
             return float(self._call(f.site, lambda c: c.estimate_start(sub)).start_time)
 
-        futures = {f.site: self._pool.submit(ask, f) for f in feasible}
+        futures = {f.site: self._estimate_pool.submit(ask, f) for f in feasible}
         wait(futures.values(), timeout=self.settings.estimate_timeout_s)
         out: dict[str, float | Exception] = {}
         for site, fut in futures.items():
@@ -276,8 +289,8 @@ class Federation:
             attempt = repo.add_attempt(
                 s, row, d.site, d.partition, f"{placement.policy}: {d.reason}", d.scores
             )
-            job_id, attempt_id = row.id, attempt.id
-        assert attempt_id is not None
+            job_id, attempt_id = row.id, _id(attempt)
+            self._claim(attempt_id)  # before the INTENT is visible to reconcile
         self.poll_interval = self.settings.poll_interval_s  # follow the new job closely
         try:
             self._submit_attempt(attempt_id, job)
@@ -321,37 +334,46 @@ class Federation:
         return self.job_view(job_id)
 
     def cancel(self, who: Caller, job_id: str) -> dict[str, Any]:
-        """Cancel the job wherever it is; a finished job is left as it is."""
+        """Cancel the job wherever it is; a finished job is left as it is.
+
+        Every live attempt becomes CANCELLING first (in the database); Slurm is then asked,
+        as the job's owner, outside any lock; an attempt that cannot be cancelled now (site
+        down, not yet submitted) stays CANCELLING and reconcile finishes it.
+        """
         self._own(who, job_id)
         reason = f"cancelled by {who.user}"
-        with self._mutate:
-            with session(self.engine) as s:
-                row = _job(s, job_id)
-                row.cancel_requested = True
-                s.add(row)
-                targets = []
-                for a in repo.attempts_of(s, job_id):
-                    if not AttemptState(a.state).is_live:
-                        continue
-                    if a.slurm_job_id:
-                        targets.append((a.id, a.site, a.slurm_job_id))
-                    else:
-                        repo.set_attempt_state(s, a, AttemptState.ABANDONED, end_reason=reason)
-            for attempt_id, site, slurm_id in targets:
-                try:
-                    self._call(site, lambda c: c.cancel([slurm_id]))  # noqa: B023 - called at once
-                except SiteError as exc:  # the site is down: reconcile cancels it later
-                    self.log(f"cancel of {job_id} on {site} deferred: {exc}")
-                    with session(self.engine) as s:
-                        repo.set_attempt_state(
-                            s, _attempt(s, attempt_id), AttemptState.CANCELLING, end_reason=reason
-                        )
+        with self._mutate, session(self.engine) as s:
+            row = _job(s, job_id)
+            row.cancel_requested = True
+            s.add(row)
+            owner = row.owner
+            targets = []
+            for a in repo.attempts_of(s, job_id):
+                if not AttemptState(a.state).is_live:
                     continue
-                with session(self.engine) as s:
-                    repo.set_attempt_state(
-                        s, _attempt(s, attempt_id), AttemptState.CANCELLED, end_reason=reason
-                    )
+                if a.state != AttemptState.CANCELLING:
+                    repo.set_attempt_state(s, a, AttemptState.CANCELLING, end_reason=reason)
+                if a.slurm_job_id and a.site in self.conns:
+                    targets.append((_id(a), a.site, a.slurm_job_id))
+        for attempt_id, site, slurm_id in targets:
+            self._cancel_in_slurm(attempt_id, site, slurm_id, owner)
         return self.job_view(job_id)
+
+    def _cancel_in_slurm(self, attempt_id: int, site: str, slurm_id: str, owner: str) -> bool:
+        """scancel one attempt's job as its owner; record what Slurm then says of it."""
+        try:
+            self._call(site, lambda c: c.cancel([slurm_id], user=owner))
+            status = self._call(site, lambda c: c.jobs([slurm_id])).get(slurm_id)
+        except SiteError as exc:
+            self.log(f"cancel of Slurm job {slurm_id} on {site} deferred: {exc}")
+            return False
+        with self._mutate, session(self.engine) as s:
+            a = _attempt(s, attempt_id)
+            if status is not None and (status.state.is_final or status.state in _STARTED):
+                repo.apply_status(s, a, status)  # e.g. it had completed: keep the truth
+            if AttemptState(a.state).is_live:
+                repo.set_attempt_state(s, a, AttemptState.CANCELLED)
+        return True
 
     def sites(self) -> list[dict[str, Any]]:
         out = []
@@ -391,41 +413,62 @@ class Federation:
         return next(x for x in self.sites() if x["name"] == site)
 
     # ------------------------------------------------------------------ submission protocol
-    def _submit_attempt(self, attempt_id: int, job: JobInput) -> None:
-        """Steps 2-3 of the exactly-once protocol for an INTENT attempt."""
+    def _claim(self, attempt_id: int) -> bool:
+        """Mark an attempt as being submitted by this process; False if it already is."""
         with self._in_flight_lock:
             if attempt_id in self._in_flight:
-                return
+                return False
             self._in_flight.add(attempt_id)
+            return True
+
+    def _submit_attempt(self, attempt_id: int, job: JobInput) -> None:
+        """Steps 2-3 of the exactly-once protocol for a claimed INTENT attempt."""
         try:
             with session(self.engine, write=False) as s:
                 a = _attempt(s, attempt_id)
                 site, partition, key = a.site, a.partition or "", a.key
-            sub = build_submission(job, self.config.site(site), partition, key=key)
+            try:
+                sub = build_submission(job, self.config.site(site), partition, key=key)
+            except HyperionError as exc:
+                self._transition(attempt_id, AttemptState.ABANDONED, exc.message, only=_UNSENT)
+                raise
             _crash("before_submit")
             try:
                 slurm_id = self._call(site, lambda c: c.submit(sub))
             except SubmitOutcomeUnknown as exc:
-                self._set(attempt_id, AttemptState.UNKNOWN, str(exc))
+                self._transition(attempt_id, AttemptState.UNKNOWN, str(exc), only=_UNSENT)
                 return
             except JobRejected as exc:
-                self._set(attempt_id, AttemptState.ABANDONED, exc.slurm_message)
+                self._transition(
+                    attempt_id, AttemptState.ABANDONED, exc.slurm_message, only=_UNSENT
+                )
                 raise
             except SiteError as exc:
-                self._set(attempt_id, AttemptState.ABANDONED, str(exc))
+                self._transition(attempt_id, AttemptState.ABANDONED, str(exc), only=_UNSENT)
                 raise
             _crash("after_submit")
-            with session(self.engine) as s:
-                repo.set_attempt_state(
-                    s, _attempt(s, attempt_id), AttemptState.SUBMITTED, slurm_job_id=slurm_id
-                )
+            with self._mutate, session(self.engine) as s:
+                a = _attempt(s, attempt_id)
+                if a.state in _UNSENT:
+                    repo.set_attempt_state(s, a, AttemptState.SUBMITTED, slurm_job_id=slurm_id)
+                    return
+                # cancelled (or moved) while sbatch ran: the job must not live on
+                repo.set_attempt_state(s, a, AttemptState.CANCELLING, slurm_job_id=slurm_id)
+            self._cancel_in_slurm(attempt_id, site, slurm_id, job.user)
         finally:
             with self._in_flight_lock:
                 self._in_flight.discard(attempt_id)
 
-    def _set(self, attempt_id: int, state: AttemptState, reason: str | None = None) -> None:
-        with session(self.engine) as s:
-            repo.set_attempt_state(s, _attempt(s, attempt_id), state, end_reason=reason)
+    def _transition(
+        self, attempt_id: int, state: AttemptState, reason: str | None, only: Iterable[AttemptState]
+    ) -> bool:
+        """Set an attempt's state if it is still in one of ``only``; True if it was."""
+        with self._mutate, session(self.engine) as s:
+            a = _attempt(s, attempt_id)
+            if a.state not in {st.value for st in only}:
+                return False
+            repo.set_attempt_state(s, a, state, end_reason=reason)
+            return True
 
     # ------------------------------------------------------------------ loops
     def poll(self) -> None:
@@ -483,185 +526,15 @@ class Federation:
 
     def reconcile(self) -> None:
         """Finish what a crash or an outage interrupted (docs/federation.md, recovery)."""
-        now = time.time()
-        with session(self.engine, write=False) as s:
-            pending = [
-                (
-                    _id(a),
-                    a.site,
-                    a.key,
-                    AttemptState(a.state),
-                    a.created_at,
-                    a.slurm_job_id,
-                    a.job_id,
-                )
-                for a in repo.attempts_in(s, _RECOVER)
-            ]
-            owners = {j.id: j.owner for j in repo.jobs_by_id(s, {p[6] for p in pending})}
-        with self._in_flight_lock:
-            pending = [p for p in pending if p[0] not in self._in_flight]
-        found: dict[str, dict[str, JobStatus]] = {}
-        for site in {p[1] for p in pending}:
-            if site not in self.conns:
-                continue
-            try:
-                statuses = self._call(site, lambda c: c.jobs())
-            except SiteError as exc:
-                self.log(f"reconcile {site}: {exc}")
-                continue
-            found[site] = {k: st for st in statuses.values() if (k := key_from_comment(st.comment))}
-        for attempt_id, site, key, state, created, slurm_id, job_id in pending:
-            if site not in found:
-                continue
-            match = found[site].get(key)
-            if state is AttemptState.CANCELLING:
-                if match is not None and match.state is JobState.RUNNING:
-                    # it started before the move could cancel it (its site was down): the
-                    # duplicate rule below keeps whichever attempt started first
-                    with self._mutate, session(self.engine) as s:
-                        repo.apply_status(s, _attempt(s, attempt_id), match)
-                    continue
-                self._cancel_moved(attempt_id, site, slurm_id or (match.job_id if match else None))
-                continue
-            if match is not None and match.user is not None and match.user != owners.get(job_id):
-                # anyone can write "hyperion:<key>" into a comment: adopt only the owner's job
-                self.log(
-                    f"ignoring Slurm job {match.job_id} on {site}: it carries key {key} "
-                    f"but belongs to {match.user}, not {owners.get(job_id)}"
-                )
-                match = None
-            if match is not None:
-                with self._mutate, session(self.engine) as s:
-                    a = _attempt(s, attempt_id)
-                    repo.set_attempt_state(s, a, AttemptState.SUBMITTED, slurm_job_id=match.job_id)
-                    repo.apply_status(s, a, match)
-                self.log(f"adopted Slurm job {match.job_id} on {site} for attempt {key}")
-                continue
-            if state is AttemptState.UNKNOWN and now - created < self.settings.unknown_grace_s:
-                continue
-            with session(self.engine, write=False) as s:
-                row = _job(s, job_id)
-                if row.cancel_requested:
-                    continue
-                job = JobInput.from_row(row)
-            self.log(f"submitting attempt {key} to {site}: not found there after a restart")
-            try:
-                self._submit_attempt(attempt_id, job)
-            except SiteError as exc:
-                self.log(f"resubmission of {key} failed: {exc}")
-        self._resolve_duplicates()
+        from hyperion.daemon.recovery import reconcile
 
-    def _cancel_moved(self, attempt_id: int, site: str, slurm_id: str | None) -> None:
-        if slurm_id:
-            try:
-                self._call(site, lambda c: c.cancel([slurm_id]))
-            except SiteError as exc:
-                self.log(f"cancel of moved job {slurm_id} on {site} deferred: {exc}")
-                return
-        with self._mutate, session(self.engine) as s:
-            a = _attempt(s, attempt_id)
-            state = AttemptState.CANCELLED if slurm_id else AttemptState.ABANDONED
-            repo.set_attempt_state(s, a, state)
-
-    def _resolve_duplicates(self) -> None:
-        """A job live in two places keeps the attempt that started first (else the newest)."""
-        with session(self.engine, write=False) as s:
-            several = repo.jobs_with_several_live_attempts(s)
-        for job_id, all_live in several.items():
-            attempts = [a for a in all_live if a.state not in _RECOVER and a.slurm_job_id]
-            if len(attempts) < 2:
-                continue
-            ranked = sorted(attempts, key=lambda a: (a.started_at or float("inf"), -a.seq))
-            for loser in ranked[1:]:
-                self.log(f"job {job_id} is live in two places; cancelling attempt {loser.key}")
-                assert loser.id is not None
-                with self._mutate, session(self.engine) as s:
-                    repo.set_attempt_state(
-                        s,
-                        _attempt(s, loser.id),
-                        AttemptState.CANCELLING,
-                        end_reason=f"duplicate of attempt {ranked[0].key}",
-                    )
-                self._cancel_moved(loser.id, loser.site, loser.slurm_job_id)
+        reconcile(self)
 
     def replace(self) -> None:
         """Move jobs pending too long to a site that predicts an earlier start by a margin."""
-        if not self.settings.replace:
-            return
-        cutoff = time.time() - self.settings.replace_after_s
-        with session(self.engine, write=False) as s:
-            work = [(_id(a), a.job_id, a.site) for a in repo.pending_attempts_older_than(s, cutoff)]
-        for attempt_id, job_id, site in work:
-            try:
-                self._maybe_move(attempt_id, job_id, site)
-            except HyperionError as exc:
-                self.log(f"re-placement of {job_id}: {exc}")
+        from hyperion.daemon.recovery import replace
 
-    def _maybe_move(self, attempt_id: int, job_id: str, site: str) -> None:
-        with session(self.engine, write=False) as s:
-            row = _job(s, job_id)
-            attempts = repo.attempts_of(s, job_id)
-            if row.cancel_requested or len(attempts) - 1 >= self.settings.max_moves:
-                return
-            if row.pinned_site:
-                return  # the user chose the site
-            slurm_id = _attempt(s, attempt_id).slurm_job_id
-            job = JobInput.from_row(row)
-        if slurm_id is None:
-            return
-        here = self.health[site].up and site in self.conns
-        current: float | None = None
-        if here:
-            status = self._call(site, lambda c: c.jobs([slurm_id])).get(slurm_id)
-            if status is None or status.state is not JobState.PENDING:
-                return
-            current = status.start_time  # Slurm's own expected start of the pending job
-            if current is None:
-                return  # no evidence that moving helps
-        try:
-            placement = self.place(job.request, job, "earliest-start", exclude=[site])
-        except PlacementError:
-            return
-        best = placement.decision
-        best_start = next(
-            (r.get("est_start") for r in placement.table if r["site"] == best.site), None
-        )
-        if best_start is None:
-            return
-        if current is not None and best_start + self.settings.replace_margin_s >= current:
-            return
-        when = "unknown (site down)" if current is None else _hms(current)
-        reason = (
-            f"moved from {site} (expected start there {when}) to {best.site} "
-            f"(predicted {_hms(best_start)})"
-        )
-        with self._mutate:
-            with session(self.engine) as s:
-                old = _attempt(s, attempt_id)
-                if old.state not in (AttemptState.PENDING, AttemptState.SUBMITTED):
-                    return
-                repo.set_attempt_state(s, old, AttemptState.CANCELLING, end_reason=reason)
-                new = repo.add_attempt(
-                    s, _job(s, job_id), best.site, best.partition, reason, best.scores
-                )
-                new_id = new.id
-            _crash("during_replace")
-            assert new_id is not None
-            if here:
-                status = self._call(site, lambda c: c.jobs([slurm_id])).get(slurm_id)
-                if status is not None and status.state is not JobState.PENDING:
-                    with session(self.engine) as s:  # it started meanwhile: keep it there
-                        repo.set_attempt_state(
-                            s,
-                            _attempt(s, new_id),
-                            AttemptState.ABANDONED,
-                            end_reason="the job started where it was",
-                        )
-                        repo.apply_status(s, _attempt(s, attempt_id), status)
-                    return
-                self._cancel_moved(attempt_id, site, slurm_id)
-        self.log(f"job {job_id}: {reason}")
-        self._submit_attempt(new_id, job)
+        replace(self)
 
 
 def _hms(epoch: float) -> str:

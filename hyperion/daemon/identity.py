@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import grp
+import hmac
 import pwd
 import socket
 import struct
@@ -40,8 +41,9 @@ def peer_uid(sock: socket.socket) -> int:
     return int(uid)
 
 
-def munge_uid(credential: str, timeout: float = 5.0) -> int:
-    """Decode a MUNGE credential with ``unmunge``; return the UID that made it."""
+def munge_uid(credential: str, expected_payload: str, timeout: float = 5.0) -> int:
+    """Decode a MUNGE credential with ``unmunge``; return the UID that made it, provided its
+    payload is ``expected_payload`` (the digest of the request it came with)."""
     try:
         proc = subprocess.run(
             ["unmunge", "--numeric"],
@@ -57,7 +59,10 @@ def munge_uid(credential: str, timeout: float = 5.0) -> int:
     if proc.returncode != 0:
         reason = proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
         raise IdentityError(f"MUNGE credential refused: {reason}")
-    for line in proc.stdout.decode(errors="replace").splitlines():
+    meta, _, payload = proc.stdout.decode(errors="replace").partition("\n\n")
+    if not hmac.compare_digest(payload, expected_payload):
+        raise IdentityError("MUNGE credential was made for another request")
+    for line in meta.splitlines():
         key, _, value = line.partition(":")
         if key.strip() == "UID":
             return int(value.split()[0])

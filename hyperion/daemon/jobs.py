@@ -124,6 +124,7 @@ def parse_job_input(body: dict[str, Any], who: Caller) -> JobInput:
             raise JobSpecError(f"{name} must be a string")
     spec = resolve(argv, env, script)
     if script_args:
+        with_script_args(spec.script_text, tuple(script_args))  # refused now, not at a site
         spec = dataclasses.replace(spec, script_args=tuple(script_args))
     request = dataclasses.replace(to_request(spec), user=who.user)
     return JobInput(

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hyperion.cli.common import config_path, run_main
+from hyperion.errors import ConfigError
 
 DEFAULT_SOCKET = "/run/hyperion/hyperiond.sock"
 log = logging.getLogger("hyperiond")
@@ -50,6 +51,7 @@ def serve(args: argparse.Namespace) -> int:
     from hyperion.daemon.routes import routes
     from hyperion.state.db import open_database
 
+    os.umask(0o077)  # the database holds every user's environment and scripts
     config = load_config(config_path(args.config))
     engine = open_database(args.db or os.environ.get("HYPERION_DB"))
     fed = Federation(config, engine, _log)
@@ -59,6 +61,8 @@ def serve(args: argparse.Namespace) -> int:
     log.info("listening on %s", sock)
     if args.listen:
         host, _, port = args.listen.rpartition(":")
+        if not port.isdigit():
+            raise ConfigError(f"--listen {args.listen}: expected HOST:PORT, e.g. 127.0.0.1:16900")
         bound = api.serve_tcp(host or "127.0.0.1", int(port))
         log.info("listening on tcp %s:%d", *bound)
 
@@ -74,7 +78,10 @@ def serve(args: argparse.Namespace) -> int:
                 _log("poll failed", exc)
 
     fed.refresh_snapshots()
-    fed.reconcile()  # finish what a previous run left half done
+    try:
+        fed.reconcile()  # finish what a previous run left half done
+    except Exception as exc:  # noqa: BLE001 - the loop retries; the daemon must start
+        _log("start-up reconcile failed; it is retried every round", exc)
     sched.add_job(fed.refresh_snapshots, "interval", seconds=s.snapshot_interval_s, id="snapshot")
     sched.add_job(fed.reconcile, "interval", seconds=s.reconcile_interval_s, id="reconcile")
     sched.add_job(fed.replace, "interval", seconds=s.replace_interval_s, id="replace")

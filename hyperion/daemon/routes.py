@@ -6,7 +6,9 @@ from typing import Any
 
 from hyperion.api.server import ApiError, Request, Route
 from hyperion.daemon.federation import Federation, PlacementError
-from hyperion.errors import JobRejected, SiteError
+from hyperion.errors import HyperionError, JobRejected, SiteError
+from hyperion.state.ids import parse_job_id
+from hyperion.state.models import HyperionJobState
 
 Reply = tuple[int, dict[str, Any]]
 
@@ -36,28 +38,48 @@ def routes(fed: Federation) -> list[Route]:
         return status, payload
 
     def list_jobs(req: Request) -> Reply:
-        return 200, {"jobs": fed.list_jobs(req.caller, req.query)}
+        state = req.query.get("state")
+        if state is not None and state.upper() not in HyperionJobState.__members__:
+            valid = ", ".join(HyperionJobState.__members__)
+            raise ApiError(400, f"state={state}: not a job state", f"one of {valid}")
+        query = {**req.query, **({"state": state.upper()} if state else {})}
+        return 200, {"jobs": fed.list_jobs(req.caller, query)}
+
+    def _job_id(req: Request) -> str:
+        given = req.params["job_id"]
+        try:
+            return parse_job_id(given)
+        except (ValueError, HyperionError):
+            raise ApiError(404, f"no job {given} of yours", "job ids look like h3kx9qa") from None
 
     def get_job(req: Request) -> Reply:
+        job_id = _job_id(req)
         try:
-            return 200, {"job": fed.get_job(req.caller, req.params["job_id"])}
+            return 200, {"job": fed.get_job(req.caller, job_id)}
         except LookupError:
-            raise ApiError(404, f"no job {req.params['job_id']} of yours") from None
+            raise ApiError(404, f"no job {job_id} of yours") from None
 
     def cancel_job(req: Request) -> Reply:
+        job_id = _job_id(req)
         try:
-            return 200, {"job": fed.cancel(req.caller, req.params["job_id"])}
+            return 200, {"job": fed.cancel(req.caller, job_id)}
         except LookupError:
-            raise ApiError(404, f"no job {req.params['job_id']} of yours") from None
+            raise ApiError(404, f"no job {job_id} of yours") from None
 
     def sites(req: Request) -> Reply:
         return 200, {"sites": fed.sites()}
 
+    def _site(req: Request) -> str:
+        site = req.params["site"]
+        if site not in fed.config.sites:
+            raise ApiError(404, f"no site {site}", f"sites: {', '.join(sorted(fed.config.sites))}")
+        return site
+
     def drain(req: Request) -> Reply:
-        return 200, {"site": fed.set_drained(req.params["site"], True)}
+        return 200, {"site": fed.set_drained(_site(req), True)}
 
     def resume(req: Request) -> Reply:
-        return 200, {"site": fed.set_drained(req.params["site"], False)}
+        return 200, {"site": fed.set_drained(_site(req), False)}
 
     return [
         Route("GET", "/ping", ping, "is the daemon alive"),

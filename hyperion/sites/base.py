@@ -14,7 +14,7 @@ The protocol, for one site::
     info = conn.ping()                        # SiteInfo: cluster name, Slurm version
     job_id = conn.submit(Submission(...))     # as Submission.user; returns Slurm's job id
     statuses = conn.jobs(["12", "13"])        # ONE query for many jobs (+1 for old jobs)
-    conn.cancel(["12"])                        # one call for many jobs
+    conn.cancel(["12"], user="alice")         # one call for many jobs, as their owner
     state = conn.snapshot()                   # SiteState: partitions, queue, cloud nodes
     est = conn.estimate_start(Submission(...))  # Slurm's own start estimate, submits nothing
     pre = conn.preemption()                   # PreemptType / PreemptMode per partition
@@ -176,9 +176,17 @@ class SiteConnector(ABC):
         Ids Slurm knows nothing about are absent from the result.
         """
 
+    def jobs_since(self, since: float) -> dict[str, JobStatus]:
+        """Every job slurmctld knows plus those accounting recorded since ``since`` (epoch):
+        what recovery searches for attempt keys. Transports override it; by default only
+        the jobs slurmctld still knows."""
+        return self.jobs()
+
     @abstractmethod
-    def cancel(self, job_ids: Iterable[str]) -> None:
-        """Cancel jobs (one call); jobs already finished are not an error."""
+    def cancel(self, job_ids: Iterable[str], user: str | None = None) -> None:
+        """Cancel jobs (one call where the transport allows); jobs already finished are not an
+        error. With ``user``, the cancel is made as that user, so Slurm itself refuses to
+        cancel a job that is not theirs; without, as the connector's own account."""
 
     @abstractmethod
     def snapshot(self) -> SiteState:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,26 @@ _UNREACHABLE = re.compile(
     re.IGNORECASE,
 )
 _SBATCH_ERROR = re.compile(r"(?:sbatch: )?error: (?:Batch job submission failed: )?(.*)")
+#: sbatch failures that prove nothing was queued (the controller was never reached); any
+#: other communication failure may come after slurmctld accepted the job
+_NOT_SENT = re.compile(
+    r"Connection refused|connect failure|Unable to contact slurm controller", re.IGNORECASE
+)
+#: where the Slurm client tools live unless a site's ``bin_dir`` says otherwise
+DEFAULT_BIN_DIR = "/usr/bin"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: variables that change how sbatch itself runs, never passed from a user's environment
+_LOADER_VARS = re.compile(r"^(LD_|GCONV_PATH$|LOCPATH$|MALLOC_|NLSPATH$|HOSTALIASES$|RES_OPTIONS$)")
+
+
+def safe_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``env`` that may be passed to a Slurm command for a job: valid names
+    only, no dynamic-loader variables, no NUL bytes."""
+    return {
+        k: v
+        for k, v in env.items()
+        if _ENV_NAME.match(k) and not _LOADER_VARS.match(k) and "\0" not in v
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +100,30 @@ class CliConnector(SlurmJsonConnector):
         env: Mapping[str, str] | None = None,
         utc: bool = True,
     ) -> list[str]:
-        """``[become user] env -i VAR=... /path/tool args...``: the job never sees our env."""
-        path = f"{self.bin_dir.rstrip('/')}/{tool}" if self.bin_dir else tool
-        variables = dict(env or {})
+        """``[become user] /usr/bin/env -i -- VAR=... /abs/path/tool args...``.
+
+        The job never sees the daemon's environment, and the user's environment never chooses
+        the program: the Slurm tool is run by absolute path, variable names are checked, and
+        the dynamic loader's variables are dropped (they would let a user's environment replace
+        sbatch's output, i.e. the job id the daemon records).
+        """
+        variables = safe_environment(env or {})
         variables.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
         if self.slurm_conf:
             variables["SLURM_CONF"] = self.slurm_conf
         if utc:
             variables["TZ"] = "UTC"
-        argv = ["env", "-i", *(f"{k}={v}" for k, v in variables.items()), path, *args]
+        assignments = [f"{k}={v}" for k, v in variables.items()]
+        argv = ["/usr/bin/env", "-i", "--", *assignments, self._tool_path(tool), *args]
         return self._become(user) + argv
+
+    def _tool_path(self, tool: str) -> str:
+        """Absolute path of a Slurm tool: ``bin_dir`` if configured, else the default."""
+        return f"{(self.bin_dir or self.default_bin_dir()).rstrip('/')}/{tool}"
+
+    def default_bin_dir(self) -> str:
+        """Where Slurm's tools are when ``bin_dir`` is not set (overridden by transports)."""
+        return DEFAULT_BIN_DIR
 
     def _become(self, user: str | None) -> list[str]:
         if user is None or user == self._login_user():
@@ -177,9 +212,12 @@ class CliConnector(SlurmJsonConnector):
         )
         if res.rc != 0:
             text = (res.stderr or res.stdout).strip()
-            if _UNREACHABLE.search(text):
-                # sbatch retries internally; a failure to reach slurmctld means nothing was queued
+            if _NOT_SENT.search(text) and not re.search(r"timed out|Zero Bytes", text, re.I):
                 raise SiteUnreachable(self.site, f"sbatch could not reach slurmctld: {text}")
+            if _UNREACHABLE.search(text):
+                raise SubmitOutcomeUnknown(
+                    self.site, f"sbatch lost contact with slurmctld ({text}); the job may exist"
+                )
             m = _SBATCH_ERROR.search(text)
             raise JobRejected(self.site, m.group(1).strip() if m else text)
         job_id = res.stdout.strip().split(";", 1)[0]
@@ -188,7 +226,7 @@ class CliConnector(SlurmJsonConnector):
         return job_id
 
     def _queue_doc(self) -> dict[str, Any]:
-        return self._json("squeue")
+        return self._json("squeue", "--all")  # hidden partitions too
 
     def _nodes_doc(self) -> dict[str, Any]:
         return self._json("sinfo")
@@ -196,14 +234,18 @@ class CliConnector(SlurmJsonConnector):
     def _accounting_doc(self, job_ids: list[str]) -> dict[str, Any]:
         return self._json("sacct", "-X", "--jobs", ",".join(job_ids))
 
+    def _accounting_since(self, since: float) -> dict[str, Any]:
+        start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(since))  # TZ=UTC is set
+        return self._json("sacct", "-X", "--allusers", f"--starttime={start}")
+
     def _fetch_partitions(self) -> list[PartitionInfo]:
         return scontrol_partitions(self._run("scontrol", "show", "partition", "-o").stdout)
 
-    def cancel(self, job_ids: Iterable[str]) -> None:
+    def cancel(self, job_ids: Iterable[str], user: str | None = None) -> None:
         ids = [str(j) for j in job_ids]
         if not ids:
             return
-        res = self._run("scancel", *ids, check=False)
+        res = self._run("scancel", *ids, user=user, check=False)
         if (
             res.rc != 0
             and "Invalid job id" not in res.stderr

@@ -46,6 +46,10 @@ class SlurmJsonConnector(SiteConnector):
         """Accounting records of these jobs (``sacct --json`` / ``GET /slurmdb/.../jobs``)."""
 
     @abstractmethod
+    def _accounting_since(self, since: float) -> dict[str, Any]:
+        """Accounting records of every user's jobs submitted since ``since``: one call."""
+
+    @abstractmethod
     def _fetch_partitions(self) -> list[PartitionInfo]:
         """The partition configuration: one call."""
 
@@ -61,6 +65,11 @@ class SlurmJsonConnector(SiteConnector):
                 if s.job_id in wanted:
                     result[s.job_id] = s
         return result
+
+    def jobs_since(self, since: float) -> dict[str, JobStatus]:
+        found = {s.job_id: s for s in sacct_statuses(self._accounting_since(since))}
+        found.update({s.job_id: s for s in squeue_statuses(self._queue_doc())})
+        return found
 
     def partitions(self) -> list[PartitionInfo]:
         now = time.monotonic()

@@ -198,17 +198,22 @@ class RestConnector(SlurmJsonConnector):
         # v0.0.38 has no job-id filter for the accounting list; one call, filtered here
         return self._call("GET", f"/slurmdb/{self.access.api_version}/jobs")
 
+    def _accounting_since(self, since: float) -> dict[str, Any]:
+        return self._accounting_doc([])  # v0.0.38 has no time filter: one call, filtered here
+
     def _fetch_partitions(self) -> list[PartitionInfo]:
         return rest_partitions(self._call("GET", "/partitions"))
 
-    def cancel(self, job_ids: Iterable[str]) -> None:
+    def cancel(self, job_ids: Iterable[str], user: str | None = None) -> None:
         ids = [str(j) for j in job_ids]
         if not ids:
             return
         # v0.0.38 cancels one job per request, as the job's owner
         owners = {j: s.user for j, s in self.jobs(ids).items() if not s.state.is_final}
         for job_id, owner in owners.items():
-            doc = self._call("DELETE", f"/job/{job_id}", user=owner or None, submitting=True)
+            doc = self._call(
+                "DELETE", f"/job/{job_id}", user=user or owner or None, submitting=True
+            )
             errors = [e for e in envelope_errors(doc) if "already" not in e.lower()]
             if errors:
                 raise SlurmCommandError(self.site, f"cancel {job_id}: {'; '.join(errors)}")

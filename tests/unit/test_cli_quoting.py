@@ -46,12 +46,12 @@ def test_argv_for_another_user(conn: LocalConnector) -> None:
     argv = conn._argv("sbatch", args, user="alice", env=env)
     assert argv == [
         "runuser", "-u", "alice", "--",
-        "env", "-i",
+        "/usr/bin/env", "-i", "--",
         *(f"V{i}={value}" for i, value in enumerate(HOSTILE)),
         "PATH=/usr/local/bin:/usr/bin:/bin",
         "SLURM_CONF=/x/slurm.conf",
         "TZ=UTC",
-        "sbatch",
+        "/usr/bin/sbatch",
         *args,
     ]
     # every hostile value is one element, byte for byte
@@ -63,13 +63,14 @@ def test_argv_for_another_user(conn: LocalConnector) -> None:
 def test_argv_keeps_the_jobs_path_and_forces_slurm_conf(conn: LocalConnector) -> None:
     argv = conn._argv("squeue", ["--json"], env={"PATH": "/opt/bin", "SLURM_CONF": "/evil"},
                       utc=False)
-    assert argv == ["env", "-i", "PATH=/opt/bin", "SLURM_CONF=/x/slurm.conf", "squeue", "--json"]
+    assert argv == ["/usr/bin/env", "-i", "--", "PATH=/opt/bin", "SLURM_CONF=/x/slurm.conf",
+                    "/usr/bin/squeue", "--json"]
 
 
 def test_argv_as_the_login_user_has_no_user_switch(conn: LocalConnector) -> None:
     argv = conn._argv("scancel", ["12"], user="hyperiond")
-    assert argv[:2] == ["env", "-i"]
-    assert argv[-2:] == ["scancel", "12"]
+    assert argv[:3] == ["/usr/bin/env", "-i", "--"]
+    assert argv[-2:] == ["/usr/bin/scancel", "12"]
     assert conn._argv("scancel", ["12"], user=None) == argv
 
 
@@ -77,7 +78,7 @@ def test_bin_dir_and_sudo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("hyperion.sites.local.getpass.getuser", lambda: "hyperiond")
     access = local_access(bin_dir="/opt/slurm/bin/", submit_as="sudo")
     argv = LocalConnector("s", access)._argv("sbatch", ["--parsable"], user="bob", env={})
-    assert argv == ["sudo", "-n", "-u", "bob", "--", "env", "-i",
+    assert argv == ["sudo", "-n", "-u", "bob", "--", "/usr/bin/env", "-i", "--",
                     "PATH=/usr/local/bin:/usr/bin:/bin", "TZ=UTC",
                     "/opt/slurm/bin/sbatch", "--parsable"]
 
@@ -92,7 +93,25 @@ def test_submit_as_none_refuses_another_user(monkeypatch: pytest.MonkeyPatch) ->
     assert info.value.site == "gamma"
     assert info.value.hint is not None and "submit_as" in info.value.hint
     # acting as oneself needs no switch
-    assert conn._argv("sbatch", [], user="hyperiond")[0] == "env"
+    assert conn._argv("sbatch", [], user="hyperiond")[0] == "/usr/bin/env"
+
+
+def test_a_users_environment_cannot_choose_the_program_or_inject_options(
+    conn: LocalConnector,
+) -> None:
+    env = {
+        "PATH": "/home/alice/bin",  # kept for the job, but sbatch is run by absolute path
+        "--split-string": "/bin/sh -c evil",  # would be an option of env
+        "-u": "x",
+        "A=B": "c",
+        "LD_PRELOAD": "/home/alice/fake.so",
+        "LD_LIBRARY_PATH": "/home/alice/lib",
+        "OK_NAME": "fine",
+    }
+    argv = conn._argv("sbatch", ["--parsable"], user="alice", env=env)
+    tail = argv[argv.index("--", 4) + 1 :]
+    assert tail == ["PATH=/home/alice/bin", "OK_NAME=fine", "SLURM_CONF=/x/slurm.conf",
+                    "TZ=UTC", "/usr/bin/sbatch", "--parsable"]
 
 
 def test_submit_args(conn: LocalConnector) -> None:
