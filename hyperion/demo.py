@@ -15,18 +15,36 @@ from hyperion.cli.common import run_main
 
 #: (user, hsub arguments, what it shows)
 WORKLOAD: list[tuple[str, list[str], str]] = [
-    ("alice", ["-J", "small-cpu", "-n", "1", "--time=5", "--wrap", "sleep 3; hostname"],
-     "a 1-core job: every site fits, the earliest start wins"),
-    ("alice", ["-J", "gpu-train", "--gres=gpu:2", "--time=10", "--wrap", "sleep 4"],
-     "2 GPUs: only beta has GPUs"),
-    ("bob", ["-J", "mpi-2node", "-N", "2", "-n", "4", "--time=5", "--wrap", "srun hostname"],
-     "2 nodes x 2 tasks"),
-    ("bob", ["-J", "pinned-cloud", "--site", "gamma", "--time=5", "--wrap", "sleep 2"],
-     "pinned to the cloud site: its node powers up for it"),
-    ("alice", ["-J", "inference", "-p", "inference", "--gres=gpu:1", "--time=5",
-               "--wrap", "sleep 2"], "asks for beta's high-priority partition by name"),
-    ("bob", ["-J", "wide-cpu", "-n", "6", "--time=5", "--wrap", "sleep 3"],
-     "6 cores: fits alpha (8) and gamma (8), not beta's nodes in one go"),
+    (
+        "alice",
+        ["-J", "small-cpu", "-n", "1", "--time=5", "--wrap", "sleep 3; hostname"],
+        "a 1-core job: every site fits, the earliest start wins",
+    ),
+    (
+        "alice",
+        ["-J", "gpu-train", "--gres=gpu:2", "--time=10", "--wrap", "sleep 4"],
+        "2 GPUs: only beta has GPUs",
+    ),
+    (
+        "bob",
+        ["-J", "mpi-2node", "-N", "2", "-n", "4", "--time=5", "--wrap", "srun hostname"],
+        "2 nodes x 2 tasks",
+    ),
+    (
+        "bob",
+        ["-J", "pinned-cloud", "--site", "gamma", "--time=5", "--wrap", "sleep 2"],
+        "pinned to the cloud site: its node powers up for it",
+    ),
+    (
+        "alice",
+        ["-J", "inference", "-p", "inference", "--gres=gpu:1", "--time=5", "--wrap", "sleep 2"],
+        "asks for beta's high-priority partition by name",
+    ),
+    (
+        "bob",
+        ["-J", "wide-cpu", "-n", "6", "--time=5", "--wrap", "sleep 3"],
+        "6 cores: fits alpha (8) and gamma (8), not beta's nodes in one go",
+    ),
 ]
 
 
@@ -39,10 +57,20 @@ def _bin(name: str) -> str:
 
 
 def _as(user: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = ["env", f"HYPERION_SOCKET={os.environ.get('HYPERION_SOCKET', '')}",
-           "PATH=/usr/local/bin:/usr/bin:/bin", f"HOME=/home/{user}"]
-    return subprocess.run(["runuser", "-u", user, "--", *env, *argv], capture_output=True,
-                          text=True, cwd=f"/home/{user}", timeout=120, check=False)
+    env = [
+        "env",
+        f"HYPERION_SOCKET={os.environ.get('HYPERION_SOCKET', '')}",
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+        f"HOME=/home/{user}",
+    ]
+    return subprocess.run(
+        ["runuser", "-u", user, "--", *env, *argv],
+        capture_output=True,
+        text=True,
+        cwd=f"/home/{user}",
+        timeout=120,
+        check=False,
+    )
 
 
 def _demo() -> int:
@@ -82,8 +110,18 @@ def _demo() -> int:
     return 0 if ok else 1
 
 
-_FINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
-          "BOOT_FAIL", "DEADLINE", "REJECTED", "ABANDONED"}
+_FINAL = {
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "TIMEOUT",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "REJECTED",
+    "ABANDONED",
+}
 
 
 def main() -> int:

@@ -228,6 +228,9 @@ class DaemonSettings(_Strict):
     replace_interval_s: float = Field(30.0, gt=0)
     replace_after_s: float = Field(300.0, ge=0, description="pending this long before a move")
     replace_margin_s: float = Field(120.0, ge=0, description="required gain in predicted start")
+    replace_margin_ratio: float = Field(
+        0.2, ge=0, description="required gain as a share of the wait still expected"
+    )
     max_moves: int = Field(2, ge=0, description="moves per job, against ping-pong")
     down_after_s: float = Field(120.0, gt=0, description="unanswered this long: site is down")
     unknown_grace_s: float = Field(60.0, ge=0, description="wait before resubmitting UNKNOWN")

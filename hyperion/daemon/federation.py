@@ -22,7 +22,7 @@ from hyperion.errors import HyperionError, JobRejected, SiteError, SiteUnreachab
 from hyperion.placement.cost import job_cost
 from hyperion.placement.feasible import Feasible, candidates
 from hyperion.placement.heuristics import get_policy
-from hyperion.placement.policy import Candidate, Decision
+from hyperion.placement.policy import Candidate, Decision, Policy
 from hyperion.sites import SiteConnector, SubmitOutcomeUnknown, connect
 from hyperion.state import repo
 from hyperion.state.db import session
@@ -125,6 +125,7 @@ class Federation:
         self._mutate = threading.RLock()  # loops and cancels: one state transition at a time
         self._in_flight: set[int] = set()  # attempts this process is submitting right now
         self._in_flight_lock = threading.Lock()
+        self._policies: dict[str, Policy] = {}
         self._pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
         self._estimate_pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
         with session(self.engine) as s:
@@ -204,7 +205,7 @@ class Federation:
         feasible = translatable
         name = policy_name or self.settings.default_policy
         options = self.settings.policy_options if name == self.settings.default_policy else {}
-        policy = get_policy(name, **options)
+        policy = self._policy(name, options)
         estimates = self._estimates(job, feasible) if policy.needs_start_estimate else {}
         table: list[dict[str, Any]] = [
             {"site": s, "partition": None, "feasible": False, "why_not": why}
@@ -257,6 +258,13 @@ class Federation:
         for row in table:
             row["score"] = decision.scores.get(row["site"])
         return Placement(decision=decision, policy=name, table=table)
+
+    def _policy(self, name: str, options: dict[str, Any]) -> Policy:
+        """One policy object per name for the daemon's life (round-robin keeps its turn)."""
+        with self._in_flight_lock:
+            if name not in self._policies:
+                self._policies[name] = get_policy(name, **options)
+            return self._policies[name]
 
     def _estimates(self, job: JobInput, feasible: list[Feasible]) -> dict[str, float | Exception]:
         """Slurm's start estimate from every candidate site, asked in parallel."""
@@ -318,6 +326,7 @@ class Federation:
                 all=see_all and not owner,
                 site=query.get("site"),
                 state=query.get("state"),
+                limit=1000,
             )
             attempts = repo.attempts_by_job(s, [r.id for r in rows])
             return [repo.job_to_dict(r, attempts.get(r.id, [])) for r in rows]

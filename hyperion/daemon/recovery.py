@@ -263,56 +263,90 @@ def _place_again(fed: Federation, job_id: str, job: JobInput, exclude: str) -> N
 
 
 def replace(fed: Federation) -> None:
-    """Move jobs pending too long to a site that predicts an earlier start by a margin."""
+    """Move jobs pending too long to a site that predicts an earlier start by a margin.
+
+    One status query per site per round, whatever the number of candidates for a move.
+    """
     if not fed.settings.replace:
         return
     cutoff = time.time() - fed.settings.replace_after_s
     with session(fed.engine, write=False) as s:
         work = [
-            (a.id, a.job_id, a.site)
+            (a.id, a.job_id, a.site, a.slurm_job_id)
             for a in repo.pending_attempts_older_than(s, cutoff)
-            if a.id is not None
+            if a.id is not None and a.slurm_job_id
         ]
-    for attempt_id, job_id, site in work:
+    by_site: dict[str, list[str]] = {}
+    for _, _, site, slurm_id in work:
+        by_site.setdefault(site, []).append(str(slurm_id))
+    statuses: dict[str, dict[str, JobStatus] | None] = {}
+    for site, ids in by_site.items():
+        if not (fed.health[site].up and site in fed.conns):
+            statuses[site] = None  # down: its jobs may move without its word
+            continue
         try:
-            _maybe_move(fed, attempt_id, job_id, site)
+            statuses[site] = fed._call(site, lambda c: c.jobs(ids))  # noqa: B023
+        except SiteError as exc:
+            fed.log(f"re-placement: {site}: {exc}")
+    for attempt_id, job_id, site, slurm_id in work:
+        if site not in statuses:
+            continue
+        known = statuses[site]
+        status = None if known is None else known.get(str(slurm_id))
+        if known is not None and status is None:
+            continue
+        try:
+            _maybe_move(fed, attempt_id, job_id, site, status)
         except HyperionError as exc:
             fed.log(f"re-placement of {job_id}: {exc}")
 
 
-def _maybe_move(fed: Federation, attempt_id: int, job_id: str, site: str) -> None:
+def _maybe_move(
+    fed: Federation, attempt_id: int, job_id: str, site: str, status: JobStatus | None
+) -> None:
+    """Move one pending attempt if another site predicts a start sooner by the margin;
+    ``status`` is Slurm's word on it (None: its site is down)."""
     with session(fed.engine, write=False) as s:
         row = repo.get_job(s, job_id)
         a = repo.get_attempt(s, attempt_id)
         if row is None or a is None:
             return
-        moves = len(repo.attempts_of(s, job_id)) - 1
+        history = repo.attempts_of(s, job_id)
+        visited = {h.site for h in history}
+        moves = len(history) - 1
         if row.cancel_requested or row.pinned_site or moves >= fed.settings.max_moves:
             return
         slurm_id, owner = a.slurm_job_id, row.owner
         job = JobInput.from_row(row)
     if slurm_id is None or job.spec.has("array"):
         return  # an array's tasks start one by one: moving the parent would kill them
-    here = fed.health[site].up and site in fed.conns
+    here = status is not None
     current: float | None = None
-    if here:
-        status = fed._call(site, lambda c: c.jobs([slurm_id])).get(slurm_id)
-        if status is None or status.state is not JobState.PENDING or status.start_time is None:
+    if status is not None:
+        if status.state is not JobState.PENDING or status.start_time is None:
             return  # started, gone, or no expected start: no evidence that moving helps
         current = status.start_time
+    # never back to a site the job has left: no ping-pong between two estimates
     feasible, _ = candidates(job.request, fed.config, fed.unavailable())
-    if not any(f.site != site for f in feasible):
+    if not any(f.site not in visited for f in feasible):
         return
     try:
-        placement = fed.place(job.request, job, "earliest-start", exclude=[site])
+        placement = fed.place(job.request, job, "earliest-start", exclude=visited)
     except HyperionError:
         return
     best = placement.decision
     best_start = next((r.get("est_start") for r in placement.table if r["site"] == best.site), None)
     if best_start is None:
         return
-    if current is not None and best_start + fed.settings.replace_margin_s >= current:
-        return
+    if current is not None:
+        # the gain must outweigh the margin, and a share of the wait still expected there
+        # (a moved job loses its place in the queue; estimates use time limits)
+        margin = max(
+            fed.settings.replace_margin_s,
+            fed.settings.replace_margin_ratio * max(current - time.time(), 0.0),
+        )
+        if best_start + margin >= current:
+            return
     when = "unknown (site down)" if current is None else _hms(current)
     reason = (
         f"moved from {site} (expected start there {when}) to {best.site} "

@@ -11,6 +11,8 @@ from hyperion.state.ids import parse_job_id
 from hyperion.state.models import HyperionJobState
 
 Reply = tuple[int, dict[str, Any]]
+#: jobs one GET /jobs returns at most (the newest first)
+LIST_LIMIT = 1000
 
 
 def routes(fed: Federation) -> list[Route]:
@@ -43,7 +45,12 @@ def routes(fed: Federation) -> list[Route]:
             valid = ", ".join(HyperionJobState.__members__)
             raise ApiError(400, f"state={state}: not a job state", f"one of {valid}")
         query = {**req.query, **({"state": state.upper()} if state else {})}
-        return 200, {"jobs": fed.list_jobs(req.caller, query)}
+        jobs = fed.list_jobs(req.caller, query)
+        if len(jobs) >= LIST_LIMIT:
+            req.warnings.append(
+                f"only the newest {LIST_LIMIT} jobs are listed; filter with state=, site= or user="
+            )
+        return 200, {"jobs": jobs}
 
     def _job_id(req: Request) -> str:
         given = req.params["job_id"]

@@ -42,6 +42,10 @@ from hyperion.sites.slurm_json import (
     rest_partitions,
     slurm_version,
 )
+from hyperion.types import SiteState
+
+#: a burst of placements reuses one snapshot for this long (v0.0.38 has no --test-only)
+ESTIMATE_SNAPSHOT_S = 2.0
 
 
 def _b64(data: bytes) -> str:
@@ -68,6 +72,7 @@ class RestConnector(SlurmJsonConnector):
         self._tokens: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
         self._prefix = f"/slurm/{access.api_version}"
+        self._snapshot_cache: tuple[float, SiteState] | None = None
 
     # -- plumbing -----------------------------------------------------------------------
     def _client(self) -> httpx.Client:
@@ -220,7 +225,13 @@ class RestConnector(SlurmJsonConnector):
 
     def estimate_start(self, sub: Submission) -> StartEstimate:
         rest_job(sub)  # the same validation as submit
-        return estimate_from_snapshot(self.snapshot(), sub)
+        with self._lock:
+            cached = self._snapshot_cache
+        if cached is None or time.monotonic() - cached[0] > ESTIMATE_SNAPSHOT_S:
+            cached = (time.monotonic(), self.snapshot())
+            with self._lock:
+                self._snapshot_cache = cached
+        return estimate_from_snapshot(cached[1], sub)
 
     def preemption(self) -> PreemptionSettings:
         parts = self.partitions()

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -152,7 +153,7 @@ def _attempt_key_site(db_url: str) -> tuple[str, str]:
 def _crash_and_recover(
     testbed: Path, point: str, forge: bool = False, db_url: str | None = None
 ) -> None:
-    workdir = testbed / "share" / f"hyd-crash-{point}-{os.getpid()}-{bool(db_url)}"
+    workdir = testbed / "share" / f"hyd-crash-{point}-{uuid.uuid4().hex[:8]}"
     workdir.mkdir(exist_ok=True)
     workdir.chmod(0o1777)
     config = write_config(workdir / "sites.toml", testbed)
@@ -234,7 +235,7 @@ def _fill(testbed: Path, site: str, n: int) -> list[str]:
 
 
 def _move_scenario(testbed: Path, crash_at: str | None) -> None:
-    workdir = testbed / "share" / f"hyd-move-{crash_at}-{os.getpid()}"
+    workdir = testbed / "share" / f"hyd-move-{crash_at}-{uuid.uuid4().hex[:8]}"
     workdir.mkdir(exist_ok=True)
     workdir.chmod(0o1777)
     config = write_config(workdir / "sites.toml", testbed)
