@@ -405,3 +405,86 @@ def test_pending_job_leaves_a_site_that_goes_down_and_is_reconciled_on_return(
         assert [s for s in slurm_jobs_with_key(testbed, first_key) if s[2] != "CANCELLED"] == []
         live = slurm_jobs_with_key(testbed, job["attempts"][1]["key"])
         assert len(live) == 1 and live[0][0] == job["site"]
+
+
+def test_a_job_running_in_two_places_after_an_outage_keeps_the_first_start(
+    testbed: Path,
+) -> None:
+    """beta stops answering while a job waits there for its begin time; Hyperion moves it to
+    alpha; beta's controller (still alive behind the dead slurmrestd) starts it too. When beta
+    answers again, the attempt that started first is kept and the other one is cancelled."""
+    restd_pid = testbed / "run" / "slurmrestd.pid"
+    with daemon(testbed) as d:
+        client = d.client()
+        client.drain("alpha")
+        client.drain("gamma")
+        doc = client.submit(
+            ["-J", "hyd-test-twice", "--begin=now+20", "-t", "5"],
+            "#!/bin/sh\nsleep 300\n",
+            None,
+            [],
+            {"PATH": "/bin"},
+            str(d.workdir),
+        )
+        job_id = doc["job"]["id"]
+        assert doc["job"]["site"] == "beta"
+        client.resume("alpha")
+        os.kill(int(restd_pid.read_text().split()[0]), signal.SIGKILL)
+        try:
+            moved = wait_for(
+                lambda: (j := client.job(job_id))["site"] == "alpha" and j["slurm_job_id"] and j,
+                "the job to move to alpha while beta is down",
+                timeout=90,
+            )
+            first, second = moved["attempts"][0], moved["attempts"][1]
+            wait_for(
+                lambda: client.job(job_id)["attempts"][1]["state"] == "RUNNING",
+                "the alpha copy to start",
+                timeout=120,
+            )
+            beta_conf = {**os.environ, "SLURM_CONF": str(testbed / "beta" / "slurm.conf")}
+            wait_for(  # beta's controller, behind the dead slurmrestd, starts its copy too
+                lambda: (
+                    subprocess.run(
+                        ["squeue", "-h", "-j", first["slurm_job_id"], "-o", "%T"],
+                        env=beta_conf,
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                    ).stdout.strip()
+                    == "RUNNING"
+                ),
+                "beta's copy to start",
+                timeout=120,
+            )
+        finally:
+            subprocess.run(
+                [str(Path(__file__).resolve().parents[2] / "scripts" / "testbed"), "up"],
+                check=True,
+                capture_output=True,
+            )
+        beta_states = wait_for(
+            lambda: slurm_jobs_with_key(testbed, first["key"]), "beta's copy to be visible again"
+        )
+        assert beta_states[0][2] in {"RUNNING", "CANCELLED"}, "beta's controller ran it"
+        job = wait_for(
+            lambda: (
+                (j := client.job(job_id))
+                and sorted(a["state"] for a in j["attempts"]) == ["CANCELLED", "RUNNING"]
+                and j
+            ),
+            "one of the two copies to be cancelled",
+            timeout=90,
+        )
+        kept = next(a for a in job["attempts"] if a["state"] == "RUNNING")
+        dropped = next(a for a in job["attempts"] if a["state"] == "CANCELLED")
+        assert dropped["started_at"] is not None, "both copies had started"
+        assert kept["started_at"] <= dropped["started_at"], "the first start must be kept"
+        assert "duplicate" in (dropped["end_reason"] or "")
+        running = [
+            s
+            for k in (first["key"], second["key"])
+            for s in slurm_jobs_with_key(testbed, k)
+            if s[2] == "RUNNING"
+        ]
+        assert len(running) == 1 and running[0][0] == kept["site"]
