@@ -40,6 +40,17 @@ def _option(text: str) -> tuple[str, object]:
     return key.replace("-", "_"), parsed
 
 
+def _share(text: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not sep or not key or not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"expected NAME=SHARE with SHARE in [0, 1], got {text!r}")
+    return key, share
+
+
 def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--trace",
@@ -83,6 +94,23 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--plan-depth", type=int, default=100, help="queued jobs in start-time estimates"
+    )
+    p.add_argument(
+        "--priority-share",
+        action="append",
+        default=[],
+        type=_share,
+        metavar="PRIORITY=SHARE",
+        help="give this share of the jobs this priority (repeatable; with order = 'priority')",
+    )
+    p.add_argument(
+        "--partition-share",
+        action="append",
+        default=[],
+        type=_share,
+        metavar="PARTITION=SHARE",
+        help="make this share of the jobs ask for this partition (repeatable; e.g. to exercise "
+        "preemption of a preemptible partition by a higher-tier one)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -45,7 +45,18 @@ def _scenario(args: argparse.Namespace, workloads: list[str], seed: int) -> Scen
         max_procs=args.max_procs,
         skip_bad=args.skip_bad,
         plan_depth=args.plan_depth,
+        priority_shares=_priorities(args.priority_share) or None,
+        partition_shares=dict(args.partition_share) or None,
     )
+
+
+def _priorities(pairs: list[tuple[str, float]]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for key, share in pairs:
+        if not key.lstrip("-").isdigit():
+            raise HyperionError(f"--priority-share {key}={share}: the priority must be an integer")
+        out[int(key)] = share
+    return out
 
 
 def make_policy(name: str, seed: int, options: dict[str, object] | None = None) -> Any:
