@@ -78,6 +78,7 @@ def _demo() -> int:
 
     from hyperion.api.client import Client
     from hyperion.cli.render import job_view, jobs_table
+    from hyperion.state.models import HyperionJobState
 
     console = Console(width=max(Console().width, 120))
     client = Client()
@@ -99,7 +100,7 @@ def _demo() -> int:
     start = time.monotonic()
     while time.monotonic() - start < 240:
         jobs = [j for j in client.jobs(all=True) if j["id"] in ids]
-        if len(jobs) == len(ids) and all(j["state"] in _FINAL for j in jobs):
+        if len(jobs) == len(ids) and all(HyperionJobState(j["state"]).is_final for j in jobs):
             break
         time.sleep(2)
     console.print(jobs_table(jobs))
@@ -108,20 +109,6 @@ def _demo() -> int:
     ok = all(j["state"] == "COMPLETED" for j in jobs)
     console.print("[green]all jobs completed[/]" if ok else "[red]not every job completed[/]")
     return 0 if ok else 1
-
-
-_FINAL = {
-    "COMPLETED",
-    "FAILED",
-    "CANCELLED",
-    "TIMEOUT",
-    "NODE_FAIL",
-    "OUT_OF_MEMORY",
-    "BOOT_FAIL",
-    "DEADLINE",
-    "REJECTED",
-    "ABANDONED",
-}
 
 
 def main() -> int:

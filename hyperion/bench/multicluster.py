@@ -435,6 +435,23 @@ def _write_scripts(env: Env, jobs: list[BenchJob]) -> dict[int, str]:
     return paths
 
 
+def _timed_submit(
+    env: Env, job: BenchJob, argv: list[str], result: RunResult, cleanup: list[Any], kind: str
+) -> None:
+    """Run one ``--parsable`` submit command, timing it; record ``id;cluster`` or the failure.
+    ``kind`` ("slurm" or "hyperion") tells the cleanup how to cancel it."""
+    t_wall = time.time()
+    t0 = time.perf_counter()
+    proc = _run(argv, env.any_conf, check=False, cwd=str(env.workdir))
+    latency = time.perf_counter() - t0
+    if proc.returncode != 0:
+        result.failed_submits.append(f"job {job.index}: {proc.stderr.strip()}")
+        return
+    job_id, _, where = proc.stdout.strip().partition(";")
+    result.submitted.append(Submitted(job, t_wall, latency, job_id, where))
+    cleanup.append((kind, where, job_id))
+
+
 def _common_options(env: Env, name: str) -> list[str]:
     return [f"--job-name={name}", "--output=/dev/null", f"--chdir={env.workdir}"]
 
@@ -460,16 +477,7 @@ def run_baseline(
                 scripts[job.index],
             ],
         )
-        t_wall = time.time()
-        t0 = time.perf_counter()
-        proc = _run(argv, env.any_conf, check=False, cwd=str(env.workdir))
-        latency = time.perf_counter() - t0
-        if proc.returncode != 0:
-            result.failed_submits.append(f"job {job.index}: {proc.stderr.strip()}")
-            continue
-        job_id, _, cluster = proc.stdout.strip().partition(";")
-        result.submitted.append(Submitted(job, t_wall, latency, job_id, cluster))
-        cleanup.append(("slurm", cluster, job_id))
+        _timed_submit(env, job, argv, result, cleanup, "slurm")
         bar.update(len(result.submitted))
     _wait_slurm(env, result, progress, "sbatch -M")
     return result
@@ -541,16 +549,7 @@ def run_hyperion(
         argv = _hsub_argv(
             env, ["--parsable", *_common_options(env, name), *job.options(), scripts[job.index]]
         )
-        t_wall = time.time()
-        t0 = time.perf_counter()
-        proc = _run(argv, env.any_conf, check=False, cwd=str(env.workdir))
-        latency = time.perf_counter() - t0
-        if proc.returncode != 0:
-            result.failed_submits.append(f"job {job.index}: {proc.stderr.strip()}")
-            continue
-        hid, _, site = proc.stdout.strip().partition(";")
-        result.submitted.append(Submitted(job, t_wall, latency, hid, site))
-        cleanup.append(("hyperion", site, hid))
+        _timed_submit(env, job, argv, result, cleanup, "hyperion")
         bar.update(len(result.submitted))
 
     client = Client(socket_path=env.socket, timeout=120)

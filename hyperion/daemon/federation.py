@@ -30,7 +30,6 @@ from hyperion.state.models import Attempt, AttemptState, HyperionJobState, Job
 from hyperion.types import JobRequest, JobState, SiteState
 
 Log = Callable[..., None]
-CRASH_POINTS = frozenset({"before_submit", "after_submit", "during_replace"})
 #: a site whose status query takes longer than this is polled less often
 SLOW_SITE_S = 2.0
 

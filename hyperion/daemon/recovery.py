@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+# federation imports this module only inside its methods, so this import is not circular
+from hyperion.daemon.federation import _RECOVER, _STARTED, _crash, _hms
 from hyperion.daemon.jobs import JobInput
 from hyperion.errors import HyperionError, SiteError
 from hyperion.placement.feasible import candidates
@@ -33,12 +35,6 @@ if TYPE_CHECKING:
 
 #: attempts older than this are also looked for in accounting (squeue forgets finished jobs)
 LOOK_IN_ACCOUNTING_AFTER_S = 60.0
-_STARTED = frozenset({JobState.RUNNING, JobState.COMPLETING, JobState.SUSPENDED})
-_RECOVER = (AttemptState.INTENT, AttemptState.UNKNOWN, AttemptState.CANCELLING)
-
-
-def _hms(epoch: float) -> str:
-    return time.strftime("%H:%M:%S UTC", time.gmtime(epoch))
 
 
 def _search(fed: Federation, site: str, since: float | None) -> dict[str, list[JobStatus]]:
@@ -352,8 +348,6 @@ def _maybe_move(
         f"moved from {site} (expected start there {when}) to {best.site} "
         f"(predicted {_hms(best_start)})"
     )
-    from hyperion.daemon.federation import _crash
-
     with fed._mutate, session(fed.engine) as s:
         old = repo.get_attempt(s, attempt_id)
         row = repo.get_job(s, job_id)

@@ -27,7 +27,6 @@ from hyperion.sites.base import (
 from hyperion.sites.common import SlurmJsonConnector
 from hyperion.sites.slurm_json import (
     envelope_errors,
-    key_values,
     scontrol_partitions,
     test_only_estimate,
 )
@@ -281,4 +280,4 @@ class CliConnector(SlurmJsonConnector):
         )
 
 
-__all__ = ["CliConnector", "CommandResult", "key_values"]
+__all__ = ["CliConnector", "CommandResult"]

@@ -110,32 +110,21 @@ def test_unknown_option_fails_like_sbatch(testbed: Path) -> None:
         assert "--partition" in proc.stderr
 
 
-def _plant(testbed: Path, site: str, key: str) -> str:
-    """bob submits a plain Slurm job whose comment claims an attempt key of someone else."""
-    conf = testbed / site / "slurm.conf"
+def _bob_sbatch(testbed: Path, site: str, *options: str) -> str:
+    """bob submits a plain Slurm job (not through Hyperion); returns its Slurm job id."""
     out = subprocess.run(
-        [
-            "runuser",
-            "-u",
-            "bob",
-            "--",
-            "sbatch",
-            "--parsable",
-            "--hold",
-            "-J",
-            "hyd-test-forged",
-            f"--comment=hyperion:{key}",
-            f"--chdir={testbed / 'share'}",
-            "--wrap",
-            "true",
-        ],
-        env={**os.environ, "SLURM_CONF": str(conf)},
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd="/",
-    )
+        ["runuser", "-u", "bob", "--", "sbatch", "--parsable",
+         f"--chdir={testbed / 'share'}", *options],
+        env={**os.environ, "SLURM_CONF": str(testbed / site / "slurm.conf")},
+        capture_output=True, text=True, check=True, cwd="/",
+    )  # fmt: skip
     return out.stdout.strip().split(";")[0]
+
+
+def _plant(testbed: Path, site: str, key: str) -> str:
+    """bob submits a job whose comment claims an attempt key of someone else."""
+    return _bob_sbatch(testbed, site, "--hold", "-J", "hyd-test-forged",
+                       f"--comment=hyperion:{key}", "--wrap", "true")  # fmt: skip
 
 
 def _attempt_key_site(db_url: str) -> tuple[str, str]:
@@ -202,36 +191,22 @@ def test_exactly_one_slurm_job_after_a_crash_with_postgresql_state(
 
 def _fill(testbed: Path, site: str, n: int) -> list[str]:
     """Occupy a cluster with long jobs of bob (plain sbatch, as another user would)."""
-    conf = testbed / site / "slurm.conf"
-    ids = []
-    for _ in range(n):
-        out = subprocess.run(
-            [
-                "runuser",
-                "-u",
-                "bob",
-                "--",
-                "sbatch",
-                "--parsable",
-                "-J",
-                "hyd-test-filler",
-                "-n",
-                "2",
-                "--time=30",
-                f"--chdir={testbed / 'share'}",
-                "-o",
-                "/dev/null",
-                "--wrap",
-                "sleep 600",
-            ],
-            env={**os.environ, "SLURM_CONF": str(conf)},
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd="/",
-        )
-        ids.append(out.stdout.strip())
-    return ids
+    return [
+        _bob_sbatch(
+            testbed,
+            site,
+            "-J",
+            "hyd-test-filler",
+            "-n",
+            "2",
+            "--time=30",
+            "-o",
+            "/dev/null",
+            "--wrap",
+            "sleep 600",
+        )  # fmt: skip
+        for _ in range(n)
+    ]
 
 
 def _move_scenario(testbed: Path, crash_at: str | None) -> None:
