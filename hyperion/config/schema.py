@@ -235,6 +235,13 @@ class DaemonSettings(_Strict):
     down_after_s: float = Field(120.0, gt=0, description="unanswered this long: site is down")
     unknown_grace_s: float = Field(60.0, ge=0, description="wait before resubmitting UNKNOWN")
     estimate_timeout_s: float = Field(15.0, gt=0)
+    site_backlog: float = Field(
+        1.0,
+        ge=0,
+        description="CPUs of not-yet-started jobs Hyperion keeps at a site, as a multiple of "
+        "its largest partition; further jobs wait in Hyperion until a site has room "
+        "(late binding). 0: send every job at once",
+    )
 
 
 class HyperionConfig(_Strict):

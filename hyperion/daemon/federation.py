@@ -125,6 +125,8 @@ class Federation:
         self._in_flight: set[int] = set()  # attempts this process is submitting right now
         self._in_flight_lock = threading.Lock()
         self._policies: dict[str, Policy] = {}
+        #: set when a held job may now find room (a new held job, a poll that saw changes)
+        self.wake = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
         self._estimate_pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
         with session(self.engine) as s:
@@ -185,23 +187,7 @@ class Federation:
         pin: str | None = None,
     ) -> Placement:
         """Choose a site for a job; :class:`PlacementError` with per-site reasons if none fits."""
-        unavailable = self.unavailable()
-        for site in exclude:
-            unavailable.setdefault(site, "excluded")
-        if pin is not None and pin not in self.config.sites:
-            raise PlacementError(
-                f"--site {pin}: no such site; known sites: {', '.join(sorted(self.config.sites))}"
-            )
-        feasible, rejected = candidates(request, self.config, unavailable, only=pin)
-        translatable = []
-        for f in feasible:  # what the site's transport cannot carry rules it out now
-            try:
-                build_submission(job, self.config.site(f.site), f.partition, key=None)
-            except HyperionError as exc:
-                rejected[f.site] = exc.message
-            else:
-                translatable.append(f)
-        feasible = translatable
+        feasible, rejected = self.feasible(request, job, exclude, pin)
         name = policy_name or self.settings.default_policy
         options = self.settings.policy_options if name == self.settings.default_policy else {}
         policy = self._policy(name, options)
@@ -258,6 +244,116 @@ class Federation:
             row["score"] = decision.scores.get(row["site"])
         return Placement(decision=decision, policy=name, table=table)
 
+    def feasible(
+        self,
+        request: JobRequest,
+        job: JobInput,
+        exclude: Iterable[str] = (),
+        pin: str | None = None,
+    ) -> tuple[list[Feasible], dict[str, str]]:
+        """Sites that can take the job now (no Slurm call), and why each other one cannot."""
+        unavailable = self.unavailable()
+        for site in exclude:
+            unavailable.setdefault(site, "excluded")
+        if pin is not None and pin not in self.config.sites:
+            raise PlacementError(
+                f"--site {pin}: no such site; known sites: {', '.join(sorted(self.config.sites))}"
+            )
+        feasible, rejected = candidates(request, self.config, unavailable, only=pin)
+        translatable = []
+        for f in feasible:  # what the site's transport cannot carry rules it out now
+            try:
+                build_submission(job, self.config.site(f.site), f.partition, key=None)
+            except HyperionError as exc:
+                rejected[f.site] = exc.message
+            else:
+                translatable.append(f)
+        return translatable, rejected
+
+    # ------------------------------------------------------------------ late binding
+    def backlog_budget(self, site: str) -> float:
+        """CPUs of not-yet-started jobs the site may hold (``site_backlog`` x largest partition)."""
+        parts = self.config.site(site).partitions
+        cpus = max((p.nodes * p.cores_per_node for p in parts), default=0)
+        return self.settings.site_backlog * cpus
+
+    def sites_with_room(self, cpus: int, sites: Iterable[str], backlog: dict[str, int]) -> set[str]:
+        """The sites whose backlog can take ``cpus`` more (an empty backlog takes any job)."""
+        return {
+            site
+            for site in sites
+            if backlog.get(site, 0) == 0 or backlog.get(site, 0) + cpus <= self.backlog_budget(site)
+        }
+
+    def _backlog(self) -> dict[str, int]:
+        with session(self.engine, write=False) as s:
+            return repo.backlog_cpus_by_site(s)
+
+    def _hold(self, job: JobInput, feasible: list[Feasible]) -> tuple[str | None, set[str]]:
+        """Why a new job waits in Hyperion's queue instead of going to a site now (None: send
+        it), and the candidate sites whose backlog is full.
+
+        Pinned and deferred jobs always go (the user chose the site; Slurm keeps a held job
+        anyway); otherwise a job waits when older jobs
+        wait (first come, first served) or when every candidate site has a full backlog.
+        """
+        if self.settings.site_backlog <= 0 or job.site is not None or job.deferred:
+            return None, set()
+        with session(self.engine, write=False) as s:
+            ahead = len(repo.held_jobs(s, limit=1))
+            backlog = repo.backlog_cpus_by_site(s)
+        sites = {f.site for f in feasible}
+        full = sites - self.sites_with_room(job.request.cpus, sites, backlog)
+        if ahead:
+            return "held by Hyperion: older jobs are waiting for a site with room", full
+        if full == sites:
+            return "held by Hyperion: every candidate site has a full queue", full
+        return None, full
+
+    def dispatch(self) -> int:
+        """Send held jobs, oldest first, to sites whose backlog has room; how many were sent.
+
+        A job that finds no room blocks its candidate sites for younger jobs in this round (first
+        come, first served per site); younger jobs that can use other sites still go.
+        """
+        if self.settings.site_backlog <= 0:
+            return 0
+        with session(self.engine, write=False) as s:
+            rows = repo.held_jobs(s)
+            backlog = repo.backlog_cpus_by_site(s)
+            held = [(r.id, JobInput.from_row(r)) for r in rows]
+        blocked: set[str] = set()
+        sent = 0
+        for job_id, job in held:
+            try:
+                feasible, rejected = self.feasible(job.request, job)
+            except HyperionError as exc:
+                self._reject_held(job_id, str(exc))
+                continue
+            if not feasible:
+                ever, _ = candidates(job.request, self.config, {})
+                if not ever:  # the configuration changed under it: it can never run
+                    why = "; ".join(f"{k}: {v}" for k, v in rejected.items())
+                    self._reject_held(job_id, f"no site can run this job ({why})")
+                continue  # its sites are down or drained: it waits
+            sites = {f.site for f in feasible} - blocked
+            room = self.sites_with_room(job.request.cpus, sites, backlog)
+            if not room:
+                blocked |= {f.site for f in feasible}
+                continue
+            full = {f.site for f in feasible} - room
+            try:
+                placement = self.place(job.request, job, job.policy, exclude=full)
+            except HyperionError as exc:
+                self.log(f"held job {job_id}: not placed this round: {exc}")
+                blocked |= sites
+                continue
+            if self._send(job_id, job, placement, held=True):
+                site = placement.decision.site
+                backlog[site] = backlog.get(site, 0) + job.request.cpus
+                sent += 1
+        return sent
+
     def _policy(self, name: str, options: dict[str, Any]) -> Policy:
         """One policy object per name for the daemon's life (round-robin keeps its turn)."""
         with self._in_flight_lock:
@@ -283,20 +379,26 @@ class Federation:
             out[site] = exc if isinstance(exc, Exception) else fut.result()
         return out
 
-    # ------------------------------------------------------------------ API operations
-    def submit(self, who: Caller, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """POST /jobs: place and submit (or, with test_only, only explain the decision)."""
-        job = parse_job_input(body, who)
-        placement = self.place(job.request, job, job.policy, pin=job.site)
-        if job.test_only:
-            return 200, {"decision": placement.as_dict()}
+    def _reject_held(self, job_id: str, reason: str) -> None:
+        with self._mutate, session(self.engine) as s:
+            row = repo.get_job(s, job_id)
+            if row is not None and row.state == HyperionJobState.QUEUED:
+                repo.set_job_state(s, row, HyperionJobState.REJECTED, reason=reason)
+        self.log(f"held job {job_id} rejected: {reason}")
+
+    def _send(self, job_id: str, job: JobInput, placement: Placement, held: bool) -> bool:
+        """Record the placement as an INTENT attempt and submit it (exactly-once protocol);
+        False when a held job was cancelled meanwhile. Slurm's refusal rejects the job."""
         d = placement.decision
-        with session(self.engine) as s:
-            row = repo.create_job(s, **job.to_row())
-            attempt = repo.add_attempt(
-                s, row, d.site, d.partition, f"{placement.policy}: {d.reason}", d.scores
-            )
-            job_id, attempt_id = row.id, _id(attempt)
+        with self._mutate, session(self.engine) as s:
+            row = _job(s, job_id)
+            if held and (row.cancel_requested or row.state != HyperionJobState.QUEUED):
+                return False
+            why = f"{placement.policy}: {d.reason}"
+            if held:
+                why += f" (after {time.time() - row.created_at:.0f}s in Hyperion's queue)"
+            attempt = repo.add_attempt(s, row, d.site, d.partition, why, d.scores)
+            attempt_id = _id(attempt)
             self._claim(attempt_id)  # before the INTENT is visible to reconcile
         self.poll_interval = self.settings.poll_interval_s  # follow the new job closely
         try:
@@ -306,7 +408,49 @@ class Federation:
                 repo.set_job_state(
                     s, _job(s, job_id), HyperionJobState.REJECTED, reason=exc.slurm_message
                 )
+            if held:
+                self.log(f"held job {job_id} rejected by {d.site}: {exc.slurm_message}")
+                return True
             raise
+        except HyperionError as exc:
+            if not held:
+                raise
+            self.log(f"held job {job_id}: submission to {d.site} failed: {exc}")
+        return True
+
+    def _hold_new(self, job: JobInput, reason: str) -> tuple[int, dict[str, Any]]:
+        """Store a new job in Hyperion's queue (QUEUED, the reason why) for the dispatch loop."""
+        with session(self.engine) as s:
+            job_id = repo.create_job(s, **job.to_row(), reason=reason).id
+        self.wake.set()
+        return 201, {"job": self.job_view(job_id)}
+
+    # ------------------------------------------------------------------ API operations
+    def submit(self, who: Caller, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /jobs: place and submit, or hold the job in Hyperion's queue until a site has
+        room (late binding); with test_only, only explain the decision."""
+        job = parse_job_input(body, who)
+        feasible, _ = self.feasible(job.request, job, pin=job.site)
+        hold, full = self._hold(job, feasible) if feasible else (None, set())
+        if hold is not None and not job.test_only:
+            return self._hold_new(job, hold)
+        try:
+            placement = self.place(
+                job.request, job, job.policy, exclude=() if job.test_only else full, pin=job.site
+            )
+        except PlacementError as exc:
+            if not full or job.test_only:
+                raise
+            # the sites with room could not take it now; those with a full queue still may
+            hold = f"held by Hyperion: the sites with room could not take it ({exc})"
+            return self._hold_new(job, hold)
+        if job.test_only:
+            out = placement.as_dict()
+            out["hold"] = hold
+            return 200, {"decision": out}
+        with session(self.engine) as s:
+            job_id = repo.create_job(s, **job.to_row()).id
+        self._send(job_id, job, placement, held=False)
         return 201, {"job": self.job_view(job_id)}
 
     def job_view(self, job_id: str) -> dict[str, Any]:
@@ -355,6 +499,8 @@ class Federation:
             row.cancel_requested = True
             s.add(row)
             owner = row.owner
+            if row.state == HyperionJobState.QUEUED and not repo.attempts_of(s, job_id):
+                repo.set_job_state(s, row, HyperionJobState.CANCELLED, reason=reason)
             targets = []
             for a in repo.attempts_of(s, job_id):
                 if not AttemptState(a.state).is_live:
@@ -494,9 +640,16 @@ class Federation:
                 if site in self.conns and self.health[site].next_poll <= now
             }
         wanted = {site: pairs for site, pairs in wanted.items() if pairs}
-        changed = any(self._pool.map(lambda item: self._poll_site(*item), wanted.items()))
+        # a list, not any(map): every site's answer must be applied before poll() returns
+        changed = any(list(self._pool.map(lambda item: self._poll_site(*item), wanted.items())))
         floor, ceiling = self.settings.poll_interval_s, self.settings.poll_max_interval_s
         self.poll_interval = floor if changed else min(ceiling, self.poll_interval * 1.5)
+        if self.settings.site_backlog > 0:
+            with session(self.engine, write=False) as s:
+                if repo.held_jobs(s, limit=1):
+                    self.poll_interval = floor  # held jobs wait for what the polls see
+        if changed:
+            self.wake.set()  # jobs started or ended: held jobs may find room
 
     def _poll_site(self, site: str, pairs: list[tuple[int, str]]) -> bool:
         h = self.health[site]

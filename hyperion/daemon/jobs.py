@@ -74,8 +74,14 @@ class JobInput:
                 "env": self.env,
                 "cwd": self.cwd,
             },
-            "request": dataclasses.asdict(self.request),
+            "request": {**dataclasses.asdict(self.request), "deferred": self.deferred},
         }
+
+    @property
+    def deferred(self) -> bool:
+        """Slurm will not start it as soon as it can (held, a dependency, a begin time):
+        Hyperion neither holds it nor counts it in a site's backlog."""
+        return any(self.spec.has(name) for name in ("hold", "dependency", "begin"))
 
     @classmethod
     def from_row(cls, row: Any) -> JobInput:

@@ -77,6 +77,17 @@ def serve(args: argparse.Namespace) -> int:
             except Exception as exc:  # noqa: BLE001 - a loop must survive a bug
                 _log("poll failed", exc)
 
+    def dispatch_loop() -> None:  # late binding: held jobs go where a backlog has room
+        while not stop.is_set():
+            fed.wake.wait(fed.settings.poll_interval_s)
+            fed.wake.clear()
+            if stop.is_set():
+                return
+            try:
+                fed.dispatch()
+            except Exception as exc:  # noqa: BLE001 - a loop must survive a bug
+                _log("dispatch failed", exc)
+
     fed.refresh_snapshots()
     try:
         fed.reconcile()  # finish what a previous run left half done
@@ -88,10 +99,13 @@ def serve(args: argparse.Namespace) -> int:
     sched.start()
     poller = threading.Thread(target=poll_loop, name="hyperion-poll", daemon=True)
     poller.start()
+    dispatcher = threading.Thread(target=dispatch_loop, name="hyperion-dispatch", daemon=True)
+    dispatcher.start()
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %d: stopping", signum)
         stop.set()
+        fed.wake.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

@@ -269,6 +269,8 @@ def add_attempt(
         scores=dict(scores),
         created_at=t,
     )
+    if job.state == HyperionJobState.QUEUED.value:
+        job.reason = None  # why it was held no longer applies
     job.state = HyperionJobState.INTENT.value
     job.updated_at = t
     session.add(attempt)
@@ -366,6 +368,56 @@ def jobs_with_several_live_attempts(session: Session) -> dict[str, list[Attempt]
     for a in attempts_in(session, LIVE_ATTEMPT_STATES):
         by_job.setdefault(a.job_id, []).append(a)
     return {j: sorted(v, key=lambda a: a.seq) for j, v in by_job.items() if len(v) > 1}
+
+
+#: attempts waiting at their site (or on their way there): a site's backlog
+BACKLOG_STATES = (
+    AttemptState.INTENT,
+    AttemptState.SUBMITTED,
+    AttemptState.UNKNOWN,
+    AttemptState.PENDING,
+    AttemptState.REQUEUED,
+)
+
+
+def request_cpus(request: Mapping[str, Any] | None) -> int:
+    """Total CPUs of a stored ``JobRequest`` (1 when it is missing or odd)."""
+    if not request:
+        return 1
+    try:
+        return max(1, int(request.get("ntasks") or 1) * int(request.get("cpus_per_task") or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def backlog_cpus_by_site(session: Session) -> dict[str, int]:
+    """CPUs of the attempts in :data:`BACKLOG_STATES`, per site (not yet started there);
+    jobs stored with ``request["deferred"]`` (see ``JobInput.deferred``) do not count."""
+    stmt = (
+        select(Attempt.site, Job.request)
+        .join(Job, col(Job.id) == Attempt.job_id)
+        .where(col(Attempt.state).in_([st.value for st in BACKLOG_STATES]))
+    )
+    out: dict[str, int] = {}
+    for site, request in session.exec(stmt):
+        if request and request.get("deferred"):
+            continue  # held by its user, or waiting for a dependency or a begin time
+        out[site] = out.get(site, 0) + request_cpus(request)
+    return out
+
+
+def held_jobs(session: Session, limit: int = 1000) -> list[Job]:
+    """Jobs Hyperion holds (QUEUED, never placed, not cancelled), oldest first."""
+    placed = select(Attempt.id).where(Attempt.job_id == Job.id).exists()
+    stmt = (
+        select(Job)
+        .where(Job.state == HyperionJobState.QUEUED.value)
+        .where(col(Job.cancel_requested).is_(False))
+        .where(~placed)
+        .order_by(col(Job.created_at), col(Job.id))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
 
 
 def pending_attempts_older_than(session: Session, before: float) -> list[Attempt]:

@@ -8,111 +8,14 @@ tests/integration/test_daemon.py; these make the interleavings deterministic.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from hyperion.config import load_config
 from hyperion.daemon.federation import Federation
-from hyperion.daemon.identity import Caller
-from hyperion.sites.base import (
-    JobStatus,
-    PartitionInfo,
-    PreemptionSettings,
-    SiteConnector,
-    SiteInfo,
-    StartEstimate,
-    Submission,
-)
 from hyperion.state import repo
-from hyperion.state.db import open_database, session
+from hyperion.state.db import session
 from hyperion.state.ids import key_from_comment
-from hyperion.types import JobState, SiteState
-
-CONFIG = Path(__file__).resolve().parents[2] / "site-configs" / "testbed.toml"
-ALICE = Caller(uid=1001, user="alice", admin=False)
-SCRIPT = "#!/bin/sh\ntrue\n"
-
-
-class MemorySite(SiteConnector):
-    """A site kept in memory: enough of the contract for the daemon's state machine."""
-
-    def __init__(self, site: str) -> None:
-        super().__init__(site)
-        self.queue: dict[str, JobStatus] = {}
-        self.submits: list[Submission] = []
-        self.cancels: list[tuple[str, str | None]] = []
-        self.hold_submit: threading.Event | None = None
-        self.in_submit = threading.Event()
-        self._next = 100
-
-    def add(self, user: str, comment: str, state: JobState = JobState.PENDING) -> str:
-        self._next += 1
-        job_id = str(self._next)
-        self.queue[job_id] = JobStatus(
-            job_id, state, state.value, user, "x", "p", comment, time.time(), None, None, None
-        )
-        return job_id
-
-    def ping(self) -> SiteInfo:
-        return SiteInfo(self.site, "22.05.8")
-
-    def submit(self, sub: Submission) -> str:
-        self.submits.append(sub)
-        self.in_submit.set()
-        if self.hold_submit is not None:
-            self.hold_submit.wait(10)
-        return self.add(sub.user, sub.option("comment") or "")
-
-    def jobs(self, job_ids: Iterable[str] | None = None) -> dict[str, JobStatus]:
-        if job_ids is None:
-            return dict(self.queue)
-        return {j: self.queue[j] for j in job_ids if j in self.queue}
-
-    def cancel(self, job_ids: Iterable[str], user: str | None = None) -> None:
-        for j in job_ids:
-            self.cancels.append((j, user))
-            st = self.queue.get(j)
-            if st is not None and not st.state.is_final:
-                self.queue[j] = JobStatus(
-                    j,
-                    JobState.CANCELLED,
-                    "CANCELLED",
-                    st.user,
-                    st.name,
-                    st.partition,
-                    st.comment,
-                    st.submit_time,
-                    st.start_time,
-                    time.time(),
-                    None,
-                )
-
-    def snapshot(self) -> SiteState:
-        return SiteState(site=self.site, time=time.time(), partitions=())
-
-    def estimate_start(self, sub: Submission) -> StartEstimate:
-        return StartEstimate(time.time(), "p", "n1")
-
-    def partitions(self) -> list[PartitionInfo]:
-        return []
-
-    def preemption(self) -> PreemptionSettings:
-        return PreemptionSettings("preempt/none", "OFF", {})
-
-
-@pytest.fixture
-def fed(tmp_path: Path) -> Any:
-    config = load_config(CONFIG, env={"HYPERION_TESTBED_DIR": str(tmp_path)})
-    engine = open_database(f"sqlite:///{tmp_path / 'h.db'}")
-    sites = {name: MemorySite(name) for name in config.sites}
-    f = Federation(config, engine, lambda *a, **k: None, connectors=sites)  # type: ignore[arg-type]
-    yield f
-    f.close()
-    engine.dispose()
+from hyperion.types import JobState
+from tests.unit.memory_site import ALICE, SCRIPT, MemorySite
 
 
 def _submit_in_thread(fed: Federation, body: dict[str, Any]) -> tuple[threading.Thread, list[Any]]:
