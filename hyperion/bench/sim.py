@@ -9,7 +9,9 @@ Measures (best of ``--repeat`` runs, wall clock of the engine only, trace parsin
 * side by side with AccaSim (PyPI ``accasim``, when installed: ``pip install hyperion[bench]``):
   its EASY and FIFO dispatchers on the same jobs (once each: it is slow), their jobs/s, the ratio
   to ours and both sets of metrics (see :mod:`hyperion.sim.accasim` for why EASY differs).
-  Without AccaSim the bench says it skipped this and why; ``--no-accasim`` skips it.
+  Without AccaSim the bench says it skipped this and why; ``--no-accasim`` skips it;
+* with ``--cores-per-node N``, the EASY and multi-site cases again on node-aware partitions
+  (:class:`~hyperion.sim.nodepool.NodePool`) of N-core nodes.
 
 The trace comes from ``--trace PATH`` or the ``HYPERION_TRACES`` environment variable (a file,
 or a directory holding ``lublin_256.swf``).
@@ -47,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="compare with AccaSim on the first N jobs only (default: all; AccaSim's FIFO "
         "runs a few hundred jobs/s)",
+    )
+    parser.add_argument(
+        "--cores-per-node",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the EASY and multi-site cases on nodes of N cores (node packing)",
     )
     parser.add_argument("--json", action="store_true")
 
@@ -91,16 +100,25 @@ def measure(
     accasim: bool = True,
     accasim_jobs: int = 0,
     progress: Callable[[str], None] | None = None,
+    cores_per_node: int = 0,
 ) -> dict[str, Any]:
     """Run the benchmark cases; returns a JSON-able dict."""
     from hyperion.placement.heuristics import get_policy
     from hyperion.sim.config import uniform_sites
     from hyperion.sim.engine import Engine
+    from hyperion.sim.nodepool import NodePool
+    from hyperion.sim.site import SimSite
     from hyperion.sim.swf import read_swf
     from hyperion.sim.workload import assign_homes, scale_time
 
     tr = read_swf(path)
     size = tr.machine_size
+    cpn = cores_per_node
+    if cpn and (cpn < 1 or size % cpn):
+        raise HyperionError(
+            f"--cores-per-node {cpn}: the machine's {size} processors are not whole nodes of it",
+            hint="give a divisor of the machine size",
+        )
     cases: list[dict[str, Any]] = []
 
     def single(jobs: list[Any], backfill: bool) -> Any:
@@ -114,11 +132,24 @@ def measure(
         sites = uniform_sites(names, size)
         return Engine(sites, get_policy("earliest-start")).run(multi_jobs)
 
-    for label, fn in (
+    def nodes(names: list[str], jobs: list[Any], policy: str) -> Any:
+        sites = [SimSite(n, [NodePool("batch", size // cpn, cpn)]) for n in names]
+        return Engine(sites, get_policy(policy)).run(jobs)
+
+    runs: list[tuple[str, Callable[[], Any]]] = [
         ("FCFS+EASY, 1 site", lambda: single(tr.jobs, True)),
         ("FCFS (no backfill), 1 site", lambda: single(tr.jobs, False)),
         (f"earliest-start, {n_sites} sites", multi),
-    ):
+    ]
+    if cpn:
+        runs += [
+            (f"FCFS+EASY, 1 site, {cpn}-core nodes", lambda: nodes(["site"], tr.jobs, "home")),
+            (
+                f"earliest-start, {n_sites} sites, {cpn}-core nodes",
+                lambda: nodes(names, multi_jobs, "earliest-start"),
+            ),
+        ]
+    for label, fn in runs:
         if progress:
             progress(f"hyperion: {label}")
         secs, m = _best(fn, repeat)
@@ -212,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
             args.sites,
             accasim=not args.no_accasim,
             accasim_jobs=args.accasim_jobs,
+            cores_per_node=args.cores_per_node,
         )
         from hyperion.sim.cli import jsonable
 
@@ -225,6 +257,7 @@ def run(args: argparse.Namespace) -> int:
             accasim=not args.no_accasim,
             accasim_jobs=args.accasim_jobs,
             progress=lambda msg: status.update(msg),
+            cores_per_node=args.cores_per_node,
         )
     render(result, path)
     return 0

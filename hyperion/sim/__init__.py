@@ -20,6 +20,7 @@ from hyperion.sim.engine import Engine
 from hyperion.sim.job import SimJob
 from hyperion.sim.lublin import generate, write_swf
 from hyperion.sim.metrics import Metrics, SiteMetrics
+from hyperion.sim.nodepool import NodePool
 from hyperion.sim.pool import Pool
 from hyperion.sim.preempt import Member, SharedPool
 from hyperion.sim.site import EnergyModel, PriceModel, SimSite
@@ -60,6 +61,7 @@ __all__ = [
     "Engine",
     "Member",
     "Metrics",
+    "NodePool",
     "Pool",
     "PriceModel",
     "SimJob",

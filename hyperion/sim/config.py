@@ -14,6 +14,7 @@ when it exists)::
     order = "fcfs"            # queue order: "fcfs" (submission) or "priority" (job priority first)
     plan_depth = 100          # queued jobs in the start-time plan (like Slurm's bf_max_job_test)
     checkpoint_interval_s = 0 # requeued (preempted) jobs keep work up to their last checkpoint
+    node_packing = false      # true: plain partitions are nodes (cores, memory, GPUs per node)
 
     [sim.sites.campus]        # per site, overriding the defaults
     carbon_csv = "${HYPERION_CARBON}/DE_2023_hourly.csv"   # or carbon_g_per_kwh = 350.0
@@ -30,7 +31,10 @@ per powered-up node-hour). Partitions on the same nodes become one
 higher ``priority_tier`` ones. Which partitions share nodes the live schema does not say:
 ``share_nodes`` lists the groups; without it, non-cloud partitions of identical node shape
 (nodes, cores, GPUs, GPU type, memory) are grouped when one of them is preemptible and another
-has a higher tier (``share_nodes = []`` turns that off).
+has a higher tier (``share_nodes = []`` turns that off). With ``node_packing = true`` the other
+non-cloud partitions become :class:`~hyperion.sim.nodepool.NodePool` (``nodes`` nodes of
+``cores_per_node`` cores, ``mem_per_node`` MB and ``gpus_per_node`` GPUs; EASY or no backfilling
+only); cloud partitions already hand out whole nodes and node-sharing groups stay pooled.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ from hyperion.config.schema import PartitionConfig, SiteConfig
 from hyperion.errors import ConfigError
 from hyperion.sim.carbon import CarbonSeries, read_carbon_csv
 from hyperion.sim.cloud import CloudPool
-from hyperion.sim.pool import BACKFILL_MODES, ORDERS, Pool
+from hyperion.sim.nodepool import NodePool
+from hyperion.sim.pool import BACKFILL_MODES, ORDERS, Pool, backfill_mode
 from hyperion.sim.preempt import Member, SharedPool
 from hyperion.sim.site import EnergyModel, PriceModel, SimSite
 
@@ -58,6 +63,7 @@ SIM_KEYS: dict[str, type | tuple[type, ...]] = {
     "order": str,
     "plan_depth": int,
     "checkpoint_interval_s": (int, float),
+    "node_packing": bool,
     "share_nodes": list,
     "carbon_csv": str,
     "carbon_column": str,
@@ -216,6 +222,12 @@ def site_from_config(
         "order": opts.get("order", "fcfs"),
         "plan_depth": int(opts.get("plan_depth", 100)),
     }
+    packing = bool(opts.get("node_packing", False))
+    if packing and backfill_mode(common["backfill"]) == "conservative":
+        raise ConfigError(
+            f"sim.sites.{sc.name}: node_packing does not support conservative backfilling",
+            hint="use backfill = true (EASY) or false with node_packing = true",
+        )
     groups = node_groups(sc, opts.get("share_nodes"))
     group_of = {n: i for i, g in enumerate(groups) for n in g}
     emitted: set[int] = set()
@@ -251,6 +263,20 @@ def site_from_config(
                     p.gpus_per_node,
                     boot_time=float(p.boot_time or 0),
                     idle_poweroff=None if p.idle_poweroff is None else float(p.idle_poweroff),
+                    max_time=p.max_time,
+                    priority_tier=p.priority_tier,
+                    preemptible=p.preemptible,
+                    **common,
+                )
+            )
+        elif packing:
+            pools.append(
+                NodePool(
+                    p.name,
+                    p.nodes,
+                    p.cores_per_node,
+                    p.gpus_per_node,
+                    mem_per_node=p.mem_per_node,
                     max_time=p.max_time,
                     priority_tier=p.priority_tier,
                     preemptible=p.preemptible,

@@ -47,10 +47,10 @@ class Engine:
 
     def _request(self, job: SimJob) -> JobRequest:
         return JobRequest(
-            nodes=1,
+            nodes=job.nodes or 1,
             ntasks=job.cores,
             cpus_per_task=1,
-            mem_mb=job.mem_mb,
+            mem_mb=job.mem_per_node,
             gpus=job.gpus,
             time_limit_s=int(math.ceil(job.req)),
             partition=job.req_partition,

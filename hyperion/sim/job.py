@@ -14,17 +14,22 @@ class SimJob:
 
     Workload fields: ``job_id`` (from the trace), ``submit`` (seconds from the workload start),
     ``run`` (actual run time, s), ``req`` (requested time, s; the scheduler plans with it),
-    ``cores``, ``gpus``, ``mem_mb`` (None: unknown), ``user``, ``home`` (the site its user would
-    submit to without Hyperion; None: no preference), ``priority`` (higher runs first where a
-    site orders by priority), ``req_partition`` (the partition asked for, like ``sbatch -p``;
-    None: the site's default routing).
+    ``cores``, ``gpus`` (in total, as :class:`~hyperion.types.JobRequest` counts them),
+    ``mem_mb`` (memory per node, like ``sbatch --mem``; None: not asked), ``mem_per_core`` (MB per
+    core, like ``--mem-per-cpu``; it wins over ``mem_mb``; SWF traces give this), ``nodes`` (node
+    count asked, like ``-N``; 0: the scheduler chooses), ``exclusive`` (whole nodes), ``user``,
+    ``home`` (the site its user would submit to without Hyperion; None: no preference),
+    ``priority`` (higher runs first where a site orders by priority), ``req_partition`` (the
+    partition asked for, like ``sbatch -p``; None: the site's default routing). Memory, node
+    count and ``exclusive`` matter only on node-aware partitions (:mod:`hyperion.sim.nodepool`).
 
     Run fields, set by the engine and the partitions: ``site``, ``partition``, ``start`` and
     ``end`` (of the last, completing run), ``saved`` (run seconds kept by checkpoints across
     requeues), ``lost`` (run seconds lost to requeues), ``preempted`` (times requeued),
     ``segs`` (earlier, preempted runs as ``(start, end)``; None if never preempted).
     ``nc``/``ng``/``nd`` are the cores, GPUs and seconds the partition plans for (whole nodes
-    and boot time on cloud partitions), ``pend`` the planned end of the current run.
+    and boot time on cloud partitions), ``pend`` the planned end of the current run; ``need``
+    and ``alloc`` are the demand and the per-node allocation on node-aware partitions.
     """
 
     __slots__ = (
@@ -36,6 +41,9 @@ class SimJob:
         "cores",
         "gpus",
         "mem_mb",
+        "mem_per_core",
+        "nodes",
+        "exclusive",
         "user",
         "home",
         "priority",
@@ -57,6 +65,8 @@ class SimJob:
         "preempted",
         "segs",
         "nodes_held",
+        "need",
+        "alloc",
     )
 
     def __init__(
@@ -69,6 +79,9 @@ class SimJob:
         gpus: int = 0,
         *,
         mem_mb: int | None = None,
+        mem_per_core: int | None = None,
+        nodes: int = 0,
+        exclusive: bool = False,
         user: int = -1,
         home: str | None = None,
         priority: int = 0,
@@ -82,6 +95,9 @@ class SimJob:
         self.cores = cores
         self.gpus = gpus
         self.mem_mb = mem_mb
+        self.mem_per_core = mem_per_core
+        self.nodes = nodes
+        self.exclusive = exclusive
         self.user = user
         self.home = home
         self.priority = priority
@@ -103,6 +119,8 @@ class SimJob:
         self.preempted = 0
         self.segs: list[tuple[float, float]] | None = None
         self.nodes_held: list[float] | None = None
+        self.need: tuple[int, int, int, int, int, bool] = (cores, gpus, nodes, 0, 0, exclusive)
+        self.alloc: list[tuple[int, int, int, int]] | None = None
 
     def copy(self) -> SimJob:
         """A fresh (unscheduled) copy with the same workload fields."""
@@ -114,6 +132,9 @@ class SimJob:
             self.cores,
             self.gpus,
             mem_mb=self.mem_mb,
+            mem_per_core=self.mem_per_core,
+            nodes=self.nodes,
+            exclusive=self.exclusive,
             user=self.user,
             home=self.home,
             priority=self.priority,
@@ -129,6 +150,14 @@ class SimJob:
         self.preempted = 0
         self.segs = None
         self.nodes_held = None
+
+    @property
+    def mem_per_node(self) -> int | None:
+        """Memory per node as :class:`~hyperion.types.JobRequest` counts it: ``mem_per_core`` x
+        the cores of the busiest node (``ceil(cores / nodes)``), else ``mem_mb``."""
+        if self.mem_per_core is not None:
+            return self.mem_per_core * -(-self.cores // max(self.nodes, 1))
+        return self.mem_mb
 
     @property
     def wait(self) -> float:

@@ -13,11 +13,13 @@ in queue order while the head fits. Behind a blocked head:
   reservation at its earliest fit in the availability profile (:mod:`hyperion.sim.plan`); a job
   starts now only if its reservation is now, so no job delays any job queued before it.
 
-Resources are a pool of cores and a pool of GPUs per partition (node packing is not modelled).
+Resources are a pool of cores and a pool of GPUs per partition (node packing is not modelled
+here; node-aware partitions are :mod:`hyperion.sim.nodepool`).
 The pool never looks at the clock itself: the engine calls :meth:`Pool.submit` on arrivals and
 :meth:`Pool.finish` + :meth:`Pool.schedule` on completions, and receives starts through the
-shared completion heap. Subclasses: cloud partitions (:mod:`hyperion.sim.cloud`) and partitions
-sharing nodes with preemption (:mod:`hyperion.sim.preempt`).
+shared completion heap. Subclasses: cloud partitions (:mod:`hyperion.sim.cloud`), partitions
+sharing nodes with preemption (:mod:`hyperion.sim.preempt`) and node-aware partitions
+(:mod:`hyperion.sim.nodepool`).
 """
 
 from __future__ import annotations
@@ -457,6 +459,10 @@ class Pool:
             self.version += 1
         self._plan_version = self.version
         return True
+
+    def idle_nodes(self) -> int:
+        """Nodes with nothing running (pooled: as many as the free cores fill)."""
+        return min(self.nodes, self.free_cores // self.cores_per_node)
 
     def _dequeued(self, job: SimJob) -> None:
         self.pending_cores -= job.nc

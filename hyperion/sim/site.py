@@ -131,8 +131,7 @@ class SimSite:
         if hit is not None and hit[0] == p.version:
             return hit[1]
         alloc = p.cores - p.free_cores
-        cpn = p.cores_per_node
-        idle_nodes = min(p.nodes, p.free_cores // cpn)
+        idle_nodes = p.idle_nodes()
         if member is not None:
             ps = PartitionState(
                 name=member.name,

@@ -4,10 +4,12 @@ Copes with real files: ``;`` header comments (``MaxNodes``, ``MaxProcs``, ``Unix
 tabs or runs of spaces, extra trailing columns, ``-1`` for unknown values and fractional numbers.
 
 Per job: processors = max(allocated, requested) (fields 5 and 8); requested time (field 9) falls
-back to the run time when unknown (counted in :attr:`SwfTrace.req_from_run`). Jobs with no
-positive run time, no processor count, an unknown submit time or more processors than the
-machine are dropped and counted by reason in :attr:`SwfTrace.dropped`. A line that is not SWF
-raises :class:`TraceError` naming the file and line, unless ``skip_bad=True``.
+back to the run time when unknown (counted in :attr:`SwfTrace.req_from_run`); memory per core
+(``mem_per_core``, MB rounded up) is the requested memory (field 10, KB per processor), else the
+used memory (field 7), else unknown. Jobs with no positive run time, no processor count, an
+unknown submit time or more processors than the machine are dropped and counted by reason in
+:attr:`SwfTrace.dropped`. A line that is not SWF raises :class:`TraceError` naming the file and
+line, unless ``skip_bad=True``.
 """
 
 from __future__ import annotations
@@ -145,8 +147,11 @@ def parse_swf(
             if req <= 0:
                 req = run
                 req_from_run += 1
-            mem = f[9] * procs // 1024 if f[9] > 0 else None
-            jobs.append(SimJob(f[0], submit, run, req, procs, 0, mem_mb=mem, user=f[11], home=home))
+            kb = f[9] if f[9] > 0 else f[6]  # KB per processor: requested, else used
+            mem = -(-kb // 1024) if kb > 0 else None
+            jobs.append(
+                SimJob(f[0], submit, run, req, procs, 0, mem_per_core=mem, user=f[11], home=home)
+            )
             continue
         dropped[reason] = dropped.get(reason, 0) + 1
     jobs.sort(key=lambda j: j.submit)

@@ -148,7 +148,19 @@ def test_jobs_are_sorted_by_submit_time_stably() -> None:
 def test_memory_and_user_and_home() -> None:
     fields = "1 0 -1 10 4 -1 -1 4 20 2048 1 42 1 -1 1 -1 -1 -1"
     j = parse_swf([fields], home="siteA").jobs[0]
-    assert j.mem_mb == 8 and j.user == 42 and j.home == "siteA"
+    assert j.mem_per_core == 2 and j.mem_mb is None and j.user == 42 and j.home == "siteA"
+    assert j.mem_per_node == 8  # what a one-node JobRequest asks: 2 MB x 4 cores
+
+
+@pytest.mark.parametrize(
+    ("used_kb", "req_kb", "per_core"),
+    [(3000, -1, 3), (3000, 1024, 1), (-1, -1, None), (1, -1, 1)],
+)
+def test_memory_per_core_from_requested_else_used(
+    used_kb: int, req_kb: int, per_core: int | None
+) -> None:
+    fields = f"1 0 -1 10 4 -1 {used_kb} 4 20 {req_kb} 1 42 1 -1 1 -1 -1 -1"
+    assert parse_swf([fields]).jobs[0].mem_per_core == per_core
 
 
 @pytest.mark.parametrize(
