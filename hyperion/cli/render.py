@@ -258,6 +258,9 @@ def decision_view(decision: Mapping[str, Any], now: datetime | None = None) -> G
         head.append(f"  (policy {decision['policy']})", style="dim")
     if decision.get("reason"):
         head.append(f"\nreason: {decision['reason']}")
+    if decision.get("hold"):
+        hold = f"\nnow: it would wait in Hyperion's queue ({decision['hold']})"
+        head.append(hold, style="yellow")
     scores = decision.get("scores")
     scores = scores if isinstance(scores, Mapping) else {}
     candidates = [c for c in decision.get("candidates") or [] if isinstance(c, Mapping)]

@@ -37,8 +37,7 @@ def _job(d_client: Client, job_id: str) -> dict:  # type: ignore[type-arg]
 def _submit_as(user: str, d, *args: str) -> str:  # type: ignore[no-untyped-def]
     proc = as_user(user, d, "hsub", "--parsable", *args)
     assert proc.returncode == 0, proc.stderr
-    job_id, site = proc.stdout.strip().split(";")
-    return job_id
+    return proc.stdout.strip().split(";")[0]  # a job held by Hyperion has no site yet
 
 
 def test_job_runs_as_the_submitting_user(testbed: Path) -> None:
@@ -254,6 +253,34 @@ def _move_scenario(testbed: Path, crash_at: str | None) -> None:
                 ["scancel", *fillers], env={**os.environ, "SLURM_CONF": str(conf)}, check=False
             )
         cancel_everything(testbed)
+
+
+def test_jobs_beyond_the_backlogs_wait_in_hyperion_and_go_oldest_first(testbed: Path) -> None:
+    # budgets with site_backlog 0.5: alpha 4, beta 3, gamma 4 CPUs -> 5 two-CPU jobs go at once
+    with daemon(testbed, site_backlog=0.5) as d:
+        client = d.client()
+        ids = [
+            _submit_as("alice", d, "-J", "hyd-test-late", "-n", "2", "--time=5", "--wrap", "sleep 2")
+            for _ in range(10)
+        ]
+        first = [client.job(j) for j in ids]
+        held = [j for j in first if j["state"] == "QUEUED"]
+        assert len(held) >= 4, [j["state"] for j in first]
+        assert all("held by Hyperion" in j["reason"] for j in held)
+        done = wait_for(
+            lambda: all((j := client.job(i))["state"] == "COMPLETED" for i in ids)
+            and [client.job(i) for i in ids],
+            "every job to complete",
+            timeout=180,
+        )
+        for job in done:
+            (attempt,) = job["attempts"]  # one Slurm job each, no move, no resubmission
+            assert len(slurm_jobs_with_key(testbed, attempt["key"])) <= 1
+        placed = {j["id"]: j["attempts"][0] for j in done}
+        for j in held:
+            assert "in Hyperion's queue" in placed[j["id"]]["placed_reason"]
+        order = [placed[j["id"]]["created_at"] for j in held]
+        assert order == sorted(order)  # first come, first served
 
 
 def test_pending_job_moves_to_a_site_that_starts_it_sooner(testbed: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hyperion.bench.multicluster import (
+from hyperion.bench.burst import (
     BenchJob,
     JobTimes,
     burst_stats,
@@ -13,9 +13,8 @@ from hyperion.bench.multicluster import (
     parse_sdiag_rpcs,
     percentile,
     rpc_delta,
-    rpc_summary,
-    sacct_records,
 )
+from hyperion.bench.multicluster import rpc_summary, sacct_records
 from hyperion.errors import HyperionError
 
 

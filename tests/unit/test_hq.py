@@ -119,6 +119,9 @@ def test_decision_lists_candidates_chosen_first() -> None:
     assert "no: time limit 2-00:00:00 over MaxTime" in rows[3]
     refused = text_of(decision_view({"site": None, "candidates": [], "scores": {}}))
     assert "no site can take this job" in refused
+    assert "Hyperion's queue" not in out
+    held = text_of(decision_view({**decision, "hold": "held by Hyperion: every site is full"}))
+    assert "wait in Hyperion's queue (held by Hyperion: every site is full)" in held
 
 
 class FakeClient:
