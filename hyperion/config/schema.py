@@ -235,12 +235,20 @@ class DaemonSettings(_Strict):
     down_after_s: float = Field(120.0, gt=0, description="unanswered this long: site is down")
     unknown_grace_s: float = Field(60.0, ge=0, description="wait before resubmitting UNKNOWN")
     estimate_timeout_s: float = Field(15.0, gt=0)
+    late_binding: bool = Field(
+        True, description="hold jobs in Hyperion until a site has room (False: send at once)"
+    )
     site_backlog: float = Field(
-        1.0,
+        0.5,
         ge=0,
-        description="CPUs of not-yet-started jobs Hyperion keeps at a site, as a multiple of "
-        "its largest partition; further jobs wait in Hyperion until a site has room "
-        "(late binding). 0: send every job at once",
+        description="with late binding, Hyperion's jobs at a site (waiting or running) may use "
+        "up to (1 + site_backlog) x the CPUs of its largest partition",
+    )
+    hold_bypass_s: float = Field(
+        60.0,
+        ge=0,
+        description="a held job that finds no room lets younger jobs pass it this long, then "
+        "blocks its candidate sites for them until it goes",
     )
 
 

@@ -271,60 +271,59 @@ class Federation:
         return translatable, rejected
 
     # ------------------------------------------------------------------ late binding
-    def backlog_budget(self, site: str) -> float:
-        """CPUs of not-yet-started jobs the site may hold (``site_backlog`` x largest partition)."""
+    def capacity(self, site: str) -> int:
+        """The CPUs of the site's largest partition (partitions may share nodes)."""
         parts = self.config.site(site).partitions
-        cpus = max((p.nodes * p.cores_per_node for p in parts), default=0)
-        return self.settings.site_backlog * cpus
+        return max((p.nodes * p.cores_per_node for p in parts), default=0)
 
-    def sites_with_room(self, cpus: int, sites: Iterable[str], backlog: dict[str, int]) -> set[str]:
-        """The sites whose backlog can take ``cpus`` more (an empty backlog takes any job)."""
+    def sites_with_room(self, cpus: int, sites: Iterable[str], load: dict[str, int]) -> set[str]:
+        """The sites where ``cpus`` more keep Hyperion's jobs there (waiting or running, ``load``)
+        within ``(1 + site_backlog)`` x capacity; a site without any of them takes any job."""
+        factor = 1.0 + self.settings.site_backlog
         return {
             site
             for site in sites
-            if backlog.get(site, 0) == 0 or backlog.get(site, 0) + cpus <= self.backlog_budget(site)
+            if load.get(site, 0) == 0 or load.get(site, 0) + cpus <= factor * self.capacity(site)
         }
-
-    def _backlog(self) -> dict[str, int]:
-        with session(self.engine, write=False) as s:
-            return repo.backlog_cpus_by_site(s)
 
     def _hold(self, job: JobInput, feasible: list[Feasible]) -> tuple[str | None, set[str]]:
         """Why a new job waits in Hyperion's queue instead of going to a site now (None: send
-        it), and the candidate sites whose backlog is full.
+        it), and the candidate sites without room.
 
         Pinned and deferred jobs always go (the user chose the site; Slurm keeps a held job
-        anyway); otherwise a job waits when older jobs
-        wait (first come, first served) or when every candidate site has a full backlog.
+        anyway). Otherwise a job waits when older jobs wait (the dispatch loop decides who goes
+        first) or when no candidate site has room.
         """
-        if self.settings.site_backlog <= 0 or job.site is not None or job.deferred:
+        if not self.settings.late_binding or job.site is not None or job.deferred:
             return None, set()
         with session(self.engine, write=False) as s:
             ahead = len(repo.held_jobs(s, limit=1))
-            backlog = repo.backlog_cpus_by_site(s)
+            load = repo.inflight_cpus_by_site(s)
         sites = {f.site for f in feasible}
-        full = sites - self.sites_with_room(job.request.cpus, sites, backlog)
+        full = sites - self.sites_with_room(job.request.cpus, sites, load)
         if ahead:
             return "held by Hyperion: older jobs are waiting for a site with room", full
         if full == sites:
-            return "held by Hyperion: every candidate site has a full queue", full
+            return "held by Hyperion: no candidate site has room now", full
         return None, full
 
     def dispatch(self) -> int:
-        """Send held jobs, oldest first, to sites whose backlog has room; how many were sent.
+        """Send held jobs, oldest first, to sites with room; how many were sent.
 
-        A job that finds no room blocks its candidate sites for younger jobs in this round (first
-        come, first served per site); younger jobs that can use other sites still go.
+        A younger job may go past an older one that finds no room (first fit), until the older
+        one has waited ``hold_bypass_s``: from then on it blocks its candidate sites for younger
+        jobs, so that the room it needs builds up (no job waits for ever).
         """
-        if self.settings.site_backlog <= 0:
+        if not self.settings.late_binding:
             return 0
+        now = time.time()
         with session(self.engine, write=False) as s:
             rows = repo.held_jobs(s)
-            backlog = repo.backlog_cpus_by_site(s)
-            held = [(r.id, JobInput.from_row(r)) for r in rows]
+            load = repo.inflight_cpus_by_site(s)
+            held = [(r.id, r.created_at, JobInput.from_row(r)) for r in rows]
         blocked: set[str] = set()
         sent = 0
-        for job_id, job in held:
+        for job_id, created, job in held:
             try:
                 feasible, rejected = self.feasible(job.request, job)
             except HyperionError as exc:
@@ -336,21 +335,20 @@ class Federation:
                     why = "; ".join(f"{k}: {v}" for k, v in rejected.items())
                     self._reject_held(job_id, f"no site can run this job ({why})")
                 continue  # its sites are down or drained: it waits
-            sites = {f.site for f in feasible} - blocked
-            room = self.sites_with_room(job.request.cpus, sites, backlog)
+            sites = {f.site for f in feasible}
+            room = self.sites_with_room(job.request.cpus, sites - blocked, load)
             if not room:
-                blocked |= {f.site for f in feasible}
+                if now - created >= self.settings.hold_bypass_s:
+                    blocked |= sites
                 continue
-            full = {f.site for f in feasible} - room
             try:
-                placement = self.place(job.request, job, job.policy, exclude=full)
+                placement = self.place(job.request, job, job.policy, exclude=sites - room)
             except HyperionError as exc:
                 self.log(f"held job {job_id}: not placed this round: {exc}")
-                blocked |= sites
                 continue
             if self._send(job_id, job, placement, held=True):
                 site = placement.decision.site
-                backlog[site] = backlog.get(site, 0) + job.request.cpus
+                load[site] = load.get(site, 0) + job.request.cpus
                 sent += 1
         return sent
 
@@ -644,7 +642,7 @@ class Federation:
         changed = any(list(self._pool.map(lambda item: self._poll_site(*item), wanted.items())))
         floor, ceiling = self.settings.poll_interval_s, self.settings.poll_max_interval_s
         self.poll_interval = floor if changed else min(ceiling, self.poll_interval * 1.5)
-        if self.settings.site_backlog > 0:
+        if self.settings.late_binding:
             with session(self.engine, write=False) as s:
                 if repo.held_jobs(s, limit=1):
                     self.poll_interval = floor  # held jobs wait for what the polls see

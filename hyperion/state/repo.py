@@ -370,7 +370,7 @@ def jobs_with_several_live_attempts(session: Session) -> dict[str, list[Attempt]
     return {j: sorted(v, key=lambda a: a.seq) for j, v in by_job.items() if len(v) > 1}
 
 
-#: attempts waiting at their site (or on their way there): a site's backlog
+#: attempts waiting at their site (or on their way there)
 BACKLOG_STATES = (
     AttemptState.INTENT,
     AttemptState.SUBMITTED,
@@ -390,13 +390,22 @@ def request_cpus(request: Mapping[str, Any] | None) -> int:
         return 1
 
 
-def backlog_cpus_by_site(session: Session) -> dict[str, int]:
-    """CPUs of the attempts in :data:`BACKLOG_STATES`, per site (not yet started there);
-    jobs stored with ``request["deferred"]`` (see ``JobInput.deferred``) do not count."""
+#: attempts that hold or will soon hold CPUs at their site
+INFLIGHT_STATES = (
+    *BACKLOG_STATES,
+    AttemptState.RUNNING,
+    AttemptState.SUSPENDED,
+    AttemptState.COMPLETING,
+)
+
+
+def inflight_cpus_by_site(session: Session) -> dict[str, int]:
+    """CPUs of the attempts in :data:`INFLIGHT_STATES` (waiting or running), per site; jobs
+    stored with ``request["deferred"]`` (see ``JobInput.deferred``) do not count."""
     stmt = (
         select(Attempt.site, Job.request)
         .join(Job, col(Job.id) == Attempt.job_id)
-        .where(col(Attempt.state).in_([st.value for st in BACKLOG_STATES]))
+        .where(col(Attempt.state).in_([st.value for st in INFLIGHT_STATES]))
     )
     out: dict[str, int] = {}
     for site, request in session.exec(stmt):
