@@ -2,6 +2,7 @@
 
     hyperion sim   --trace FILE [--sites CONFIG] --policy NAME [--json]
     hyperion eval  --trace FILE ... --policies a,b --seeds 0,1 [--out DIR] [--json]
+    hyperion train --sites CONFIG --workload SPEC --objective bsld=1 --out model.hyp
     hyperion bench NAME [options of that benchmark]
 
 Imports nothing heavy at startup: the simulator is imported when a command runs, matplotlib only
@@ -25,6 +26,8 @@ BENCHMARKS: dict[str, str] = {
     "sim": "hyperion.bench.sim",
     "connectors": "hyperion.bench.connectors",
     "multicluster": "hyperion.bench.multicluster",
+    "fidelity": "hyperion.bench.fidelity",
+    "policy": "hyperion.bench.policy",
 }
 
 
@@ -142,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="hyperion-eval", help="directory for results.csv and plots")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
 
+    p = sub.add_parser("train", help="train a learned placement policy (needs hyperion[rl])")
+    from hyperion.rl.cli import add_arguments as add_train_arguments
+
+    add_train_arguments(p)
+
     p = sub.add_parser("bench", help="run a benchmark: " + ", ".join(BENCHMARKS), add_help=False)
     p.add_argument("name", nargs="?", help="benchmark name: " + ", ".join(BENCHMARKS))
     p.add_argument("rest", nargs=argparse.REMAINDER)
@@ -181,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         if args.command == "bench":
             return _bench(args.name, args.rest)
+        if args.command == "train":
+            from hyperion.rl.cli import run_train
+
+            return run_train(args, list(sys.argv[1:] if argv is None else argv))
         from hyperion.sim import cli as simcli  # the simulator, imported only when needed
 
         if args.command == "sim":

@@ -6,7 +6,8 @@ decides the same way live and in simulation. Scores are "lower is better"; ties 
 site, then to the candidate listed first.
 
 Get one by name with :func:`get_policy` (``hyperion sim --policy NAME``); :data:`POLICIES`
-lists the names.
+lists the names. ``rl:PATH`` names a trained model (:mod:`hyperion.rl.policy`; torch is imported
+only then).
 """
 
 from __future__ import annotations
@@ -197,6 +198,28 @@ POLICIES: dict[str, Callable[..., Policy]] = {
 }
 
 
+#: prefix of learned policies: ``rl:PATH`` (a ``model.hyp`` from ``hyperion train``)
+RL_PREFIX = "rl:"
+
+
+def is_policy_name(name: str) -> bool:
+    """True for a heuristic's name and for any ``rl:PATH``."""
+    return name in POLICIES or name.startswith(RL_PREFIX)
+
+
+def _learned(path: str, options: dict[str, object]) -> Policy:
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:
+        raise HyperionError(f"policy rl:{path} has no option {', '.join(given)}")
+    try:
+        from hyperion.rl.policy import LearnedPolicy
+    except ImportError as exc:
+        from hyperion.rl.extra import missing_extra
+
+        raise missing_extra(exc) from None
+    return LearnedPolicy(path)
+
+
 def policy_options(name: str) -> list[str]:
     """The keyword options a policy accepts."""
     factory = POLICIES[name]
@@ -207,13 +230,15 @@ def get_policy(name: str, **options: object) -> Policy:
     """A new policy by name; unknown names and options are errors that list the valid ones.
 
     Options that a policy does not take are ignored only when their value is None, so callers can
-    pass e.g. ``seed=None`` generically.
+    pass e.g. ``seed=None`` generically. ``rl:PATH`` loads a trained model (no options).
     """
+    if name.startswith(RL_PREFIX):
+        return _learned(name[len(RL_PREFIX) :], options)
     factory = POLICIES.get(name)
     if factory is None:
         raise HyperionError(
             f"unknown placement policy {name!r}",
-            hint=f"valid policies: {', '.join(POLICIES)}",
+            hint=f"valid policies: {', '.join(POLICIES)}, rl:PATH (a trained model)",
         )
     valid = policy_options(name)
     given = {k: v for k, v in options.items() if v is not None or k in valid}

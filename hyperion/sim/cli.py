@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hyperion.errors import HyperionError
-from hyperion.placement.heuristics import POLICIES, get_policy, policy_options
+from hyperion.placement.heuristics import POLICIES, get_policy, is_policy_name, policy_options
 from hyperion.sim.engine import Engine
 from hyperion.sim.metrics import Metrics
 from hyperion.sim.scenario import Scenario, build
@@ -85,6 +85,7 @@ def run_sim(args: argparse.Namespace) -> int:
         for name in POLICIES:
             opts = ", ".join(policy_options(name))
             console.print(f"{name}" + (f"  (options: {opts})" if opts else ""), highlight=False)
+        console.print("rl:PATH  (a model from hyperion train; needs hyperion[rl])", markup=False)
         return 0
     policy = make_policy(args.policy, args.seed, dict(args.option))
     if not args.trace:
@@ -161,9 +162,10 @@ def run_eval(args: argparse.Namespace) -> int:
         else [p.strip() for p in args.policies.split(",") if p.strip()]
     )
     for n in names:
-        if n not in POLICIES:
+        if not is_policy_name(n):
             raise HyperionError(
-                f"unknown placement policy {n!r}", hint=f"valid policies: {', '.join(POLICIES)}"
+                f"unknown placement policy {n!r}",
+                hint=f"valid policies: {', '.join(POLICIES)}, rl:PATH (a trained model)",
             )
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from math import inf
 
 from hyperion.errors import HyperionError
@@ -26,6 +26,11 @@ from hyperion.sim.metrics import Metrics, SiteMetrics, job_metrics
 from hyperion.sim.pool import Pool
 from hyperion.sim.site import SimSite
 from hyperion.types import JobRequest
+
+#: what :meth:`Engine.replay` yields (a decision to make), takes back, and returns
+Replay = Generator[
+    tuple[SimJob, list[tuple[SimSite, Pool]], float], tuple[Pool, float], list[SimJob]
+]
 
 
 class Engine:
@@ -45,7 +50,8 @@ class Engine:
 
     # -- placement -------------------------------------------------------------------------
 
-    def _request(self, job: SimJob) -> JobRequest:
+    def request(self, job: SimJob) -> JobRequest:
+        """The :class:`JobRequest` policies see for a simulated job."""
         return JobRequest(
             nodes=job.nodes or 1,
             ntasks=job.cores,
@@ -65,11 +71,11 @@ class Engine:
                 out.append((s, p))
         return out
 
-    def _decide(
-        self, job: SimJob, options: list[tuple[SimSite, Pool]], now: float
-    ) -> tuple[Pool, float]:
-        """Ask the policy; returns the chosen pool and the time to submit there."""
-        need_est = self.policy.needs_start_estimate
+    def candidates(
+        self, job: SimJob, options: list[tuple[SimSite, Pool]], now: float, *, estimate: bool
+    ) -> list[Candidate]:
+        """The :class:`Candidate` of each option, as policies see them (``estimate``: fill
+        :attr:`Candidate.est_start`, the costly part)."""
         cands = []
         for s, p in options:
             power_w = s.job_power_w(job.cores, job.gpus)
@@ -78,7 +84,7 @@ class Engine:
                     site=s.name,
                     state=s.state(now),
                     partition=p.partition_of(job) if p.shared else p.name,
-                    est_start=p.estimate_start(job, now) if need_est else None,
+                    est_start=p.estimate_start(job, now) if estimate else None,
                     cost=s.job_cost(job, job.req, p),
                     currency=s.prices.currency,
                     carbon_g_per_kwh=s.carbon_at(now),
@@ -86,13 +92,26 @@ class Engine:
                     home=job.home == s.name,
                 )
             )
-        d = self.policy.decide(self._request(job), cands, now)
+        return cands
+
+    def _decide(
+        self, job: SimJob, options: list[tuple[SimSite, Pool]], now: float
+    ) -> tuple[Pool, float]:
+        """Ask the policy; returns the chosen pool and the time to submit there."""
+        cands = self.candidates(job, options, now, estimate=self.policy.needs_start_estimate)
+        d = self.policy.decide(self.request(job), cands, now)
+        return self.placement(d.site, d.not_before, options, now)
+
+    def placement(
+        self, site: str, not_before: float | None, options: list[tuple[SimSite, Pool]], now: float
+    ) -> tuple[Pool, float]:
+        """The pool of the chosen ``site`` among ``options`` and the time to submit there."""
         for s, p in options:
-            if s.name == d.site:
-                at = d.not_before if d.not_before is not None and d.not_before > now else now
+            if s.name == site:
+                at = not_before if not_before is not None and not_before > now else now
                 return p, at
         raise HyperionError(
-            f"policy {self.policy.name!r} chose site {d.site!r}, which is not a candidate "
+            f"policy {self.policy.name!r} chose site {site!r}, which is not a candidate "
             f"(candidates: {', '.join(s.name for s, _ in options)})"
         )
 
@@ -101,6 +120,20 @@ class Engine:
     def run(self, jobs: Sequence[SimJob]) -> Metrics:
         """Simulate ``jobs`` (they are modified in place: site, start, end) and measure."""
         t_wall = time.perf_counter()
+        steps = self.replay(jobs)
+        try:
+            ask = next(steps)
+            while True:
+                ask = steps.send(self._decide(*ask))
+        except StopIteration as done:
+            order: list[SimJob] = done.value
+        return self.measure(order, time.perf_counter() - t_wall)
+
+    def replay(self, jobs: Sequence[SimJob]) -> Replay:
+        """The event loop as a generator: it yields ``(job, options, now)`` whenever a job has
+        several candidate sites, takes back ``(pool, submit_at)`` (see :meth:`placement`) and
+        returns the jobs in submission order. :meth:`run` answers with the policy; a learning
+        environment (:mod:`hyperion.rl.env`) answers with its agent's actions."""
         heap: list[tuple[float, int, SimJob]] = []
         for s in self.sites:
             s.reset()
@@ -157,7 +190,7 @@ class Engine:
                 if len(options) == 1:
                     pool, at = options[0][1], now
                 else:
-                    pool, at = self._decide(job, options, now)
+                    pool, at = yield job, options, now
             job.site = pool.site
             job.partition = pool.name
             if job.home is not None and job.home != pool.site:
@@ -167,8 +200,7 @@ class Engine:
                 job.pool = pool
             else:
                 pool.submit(job, now)
-        seconds = time.perf_counter() - t_wall
-        return self.measure(order, seconds)
+        return order
 
     # -- metrics ---------------------------------------------------------------------------
 

@@ -1,0 +1,158 @@
+"""``hyperion train`` (its arguments: :func:`add_arguments`; called from hyperion.cli.main)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from typing import TYPE_CHECKING, Any
+
+from hyperion.errors import HyperionError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sites", metavar="CONFIG", help="site-config TOML (the live schema)")
+    p.add_argument("--sim-config", metavar="FILE", help="simulator-only site fields")
+    p.add_argument(
+        "--carbon", action="append", default=[], metavar="[SITE=]CSV", help="as in hyperion sim"
+    )
+    p.add_argument(
+        "--workload",
+        "--trace",
+        dest="workload",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="SWF[@SITE] or lublin:JOBS:LOAD[:SIZE] (generated anew each episode); repeat to merge",
+    )
+    p.add_argument(
+        "--objective", default="bsld", help="weights, e.g. bsld=1,cost=0.5,carbon=0.01 (terms: "
+        "bsld, wait (h), cost, carbon (kg)); default bsld"
+    )  # fmt: skip
+    p.add_argument("--out", default="model.hyp", help="artifact to write (default model.hyp)")
+    p.add_argument("--iterations", type=int, default=20, help="PPO iterations (default 20)")
+    p.add_argument("--batch", type=int, default=2000, help="decisions per iteration")
+    p.add_argument("--env-runners", type=int, default=1, help="sampling processes (default 1)")
+    p.add_argument("--address", help="Ray cluster address (default: a local Ray)")
+    p.add_argument("--window", type=int, default=0, help="jobs per episode (0: the workload)")
+    p.add_argument("--max-sites", type=int, default=16, help="site slots of the environment")
+    p.add_argument("--hidden", type=int, default=64, help="hidden units of the scorer")
+    p.add_argument("--lr", type=float, default=3e-4, help="learning rate")
+    p.add_argument("--entropy", type=float, default=0.01, help="PPO entropy bonus")
+    p.add_argument(
+        "--imitation-steps", type=int, default=5000, help="earliest-start decisions recorded"
+    )
+    p.add_argument(
+        "--imitation-epochs",
+        type=int,
+        default=20,
+        help="epochs fitting the model to them before PPO (0: start PPO from random weights)",
+    )
+    p.add_argument("--homes", default="user", choices=["user", "round-robin", "random", "first"])
+    p.add_argument("--time-scale", type=float, help="multiply submit times by this")
+    p.add_argument("--gpu-share", type=float, default=0.0, help="share of jobs asking for GPUs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--eval-seeds", default="1000", help="held-out seeds of the evaluation (default 1000)"
+    )
+    p.add_argument("--json", action="store_true", help="print the artifact's metadata as JSON")
+
+
+def run_train(args: argparse.Namespace, argv: list[str]) -> int:
+    """Train and write the artifact; show progress on stderr and the evaluation table."""
+    try:
+        from hyperion.rl.env import EnvConfig
+        from hyperion.rl.objective import Objective
+        from hyperion.rl.train import TrainSettings, train
+    except ImportError as exc:
+        from hyperion.rl.extra import missing_extra
+
+        raise missing_extra(exc, "hyperion train") from None
+    if not args.workload:
+        raise HyperionError(
+            "no workload given", hint="pass --workload FILE.swf or lublin:JOBS:LOAD"
+        )
+    try:
+        seeds = [int(s) for s in args.eval_seeds.split(",") if s.strip()]
+    except ValueError:
+        raise HyperionError(f"--eval-seeds {args.eval_seeds!r}: expected integers") from None
+    config = EnvConfig(
+        workloads=args.workload,
+        sites=args.sites,
+        sim_config=args.sim_config,
+        carbon=args.carbon,
+        homes=args.homes,
+        time_scale=args.time_scale,
+        gpu_share=args.gpu_share,
+        objective=str(Objective.parse(args.objective)),
+        max_sites=args.max_sites,
+        window=args.window,
+    )
+    settings = TrainSettings(
+        iterations=args.iterations,
+        env_runners=args.env_runners,
+        address=args.address,
+        seed=args.seed,
+        hidden=args.hidden,
+        lr=args.lr,
+        entropy=args.entropy,
+        imitation_steps=args.imitation_steps,
+        imitation_epochs=args.imitation_epochs,
+        batch=args.batch,
+        minibatch=min(250, args.batch),
+        eval_seeds=seeds,
+    )
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from hyperion.sim.cli import jsonable
+
+    err = Console(stderr=True)
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=args.json) as progress:
+        task = progress.add_task("starting Ray, measuring features", total=settings.iterations)
+
+        def tick(it: int, ret: float, steps: int) -> None:
+            done = "evaluating" if it == settings.iterations else "training"
+            progress.update(
+                task, completed=it, description=f"{done}: return {ret:.3g}, {steps:,} decisions"
+            )
+
+        meta = train(
+            config, settings, args.out, command=shlex.join(["hyperion", *argv]), progress=tick
+        )
+    if args.json:
+        print(json.dumps(jsonable(meta), indent=2))
+        return 0
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console.print(_eval_table(meta["eval"], str(Objective(**meta["objective"]))))
+    console.print(f"wrote {args.out} ({meta['training']['seconds']:.0f} s)", highlight=False)
+    return 0
+
+
+def _eval_table(rows: list[dict[str, Any]], objective: str) -> Table:
+    from rich.table import Table
+
+    t = Table(title=f"held-out evaluation (objective {objective}, per job, lower is better)")
+    for col in ("workload", "seed", "policy", "objective", "mean wait s", "mean bsld", "cost"):
+        t.add_column(col, justify="left" if col in {"workload", "policy"} else "right")
+    for r in rows:
+        t.add_row(
+            r["workload"],
+            str(r["seed"]),
+            r["policy"],
+            f"{r['objective']:,.3f}",
+            f"{r['mean_wait']:,.0f}",
+            f"{r['mean_bsld']:,.2f}",
+            f"{r['cost']:,.2f}",
+        )
+    return t

@@ -1,0 +1,183 @@
+"""``hyperion train``: PPO (Ray RLlib, new API stack) on :class:`~hyperion.rl.env.PlacementEnv`.
+
+Steps: record earliest-start demonstrations, measure the feature statistics on them and fit the
+model to them (:mod:`.warmstart`; ``imitation_epochs`` 0 skips the fit), train for ``iterations``
+PPO iterations from there with rich progress, export the placement model (the learner's weights,
+without the value head), evaluate it against the baselines on held-out seeds, and write the
+``model.hyp`` artifact (:mod:`.artifact`) with the curve, the table and the command.
+Local Ray by default (``env_runners`` sampling processes); ``address`` joins a Ray cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hyperion.placement.heuristics import get_policy
+from hyperion.rl.artifact import save
+from hyperion.rl.env import EnvConfig, PlacementEnv
+from hyperion.rl.evaluate import evaluate
+from hyperion.rl.features import JOB_FEATURES, SITE_FEATURES
+from hyperion.rl.model import PlacementModel
+from hyperion.rl.objective import Objective
+from hyperion.rl.policy import LearnedPolicy
+from hyperion.rl.rllib_module import CRITIC, NET, PlacementRLModule, placement_state
+from hyperion.rl.warmstart import demonstrations, imitate, normalisation
+
+#: heuristics every trained model is compared with
+BASELINES = ("earliest-start", "least-loaded", "home")
+
+
+@dataclass
+class TrainSettings:
+    """How to train (PPO hyper-parameters kept to the few that matter here)."""
+
+    iterations: int = 20
+    env_runners: int = 1
+    address: str | None = None
+    seed: int = 0
+    hidden: int = 64
+    lr: float = 3e-4
+    batch: int = 2000
+    minibatch: int = 250
+    epochs: int = 5
+    gamma: float = 0.99
+    entropy: float = 0.01
+    eval_seeds: list[int] = field(default_factory=lambda: [1000])
+    imitation_steps: int = 5000
+    imitation_epochs: int = 20
+
+
+#: called after each iteration with (iteration, mean episode return, env steps so far)
+Progress = Callable[[int, float, int], None]
+
+
+def _ppo(config: EnvConfig, s: TrainSettings, norm: tuple[list[float], ...]) -> Any:
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    logging.getLogger("ray.rllib").setLevel(logging.ERROR)  # e.g. "PPO on the new API stack!"
+
+    return (
+        PPOConfig()  # type: ignore[no-untyped-call]
+        .environment(PlacementEnv, env_config=config.to_dict())
+        .env_runners(num_env_runners=s.env_runners, num_envs_per_env_runner=1)
+        .training(
+            lr=s.lr,
+            train_batch_size_per_learner=s.batch,
+            minibatch_size=min(s.minibatch, s.batch),
+            num_epochs=s.epochs,
+            gamma=s.gamma,
+            lambda_=0.95,
+            entropy_coeff=s.entropy,
+            vf_clip_param=math.inf,
+        )
+        .rl_module(
+            rl_module_spec=RLModuleSpec(
+                module_class=PlacementRLModule,
+                model_config={"hidden": s.hidden, "norm": [list(v) for v in norm]},
+            )
+        )
+        .debugging(seed=s.seed, log_level="ERROR")
+    )
+
+
+def _start_from(algo: Any, model: PlacementModel) -> None:
+    """Put ``model``'s weights into the learner's policy and critic encoders and the samplers'
+    copies."""
+    weights = algo.learner_group.get_weights()
+    for state in weights.values():
+        for prefix in (NET, CRITIC):
+            state.update({prefix + k: v.numpy() for k, v in model.state_dict().items()})
+    algo.learner_group.set_weights(weights)
+    algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group)
+
+
+def _iteration_numbers(result: dict[str, Any]) -> tuple[float, int]:
+    from ray.rllib.utils.metrics import (
+        ENV_RUNNER_RESULTS,
+        EPISODE_RETURN_MEAN,
+        NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    )
+
+    runners = result.get(ENV_RUNNER_RESULTS, {})
+    ret = float(runners.get(EPISODE_RETURN_MEAN, math.nan))
+    steps = int(
+        result.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, runners.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0))
+    )
+    return ret, steps
+
+
+def train(
+    config: EnvConfig,
+    settings: TrainSettings,
+    out: str,
+    *,
+    command: str,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Train, evaluate and write the artifact at ``out``; returns its metadata."""
+    import ray
+
+    t0 = time.monotonic()
+    demos = demonstrations(config, settings.seed, max(settings.imitation_steps, 1))
+    norm = normalisation(demos)
+    model = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES), settings.hidden)
+    model.set_normalisation(*norm)
+    agreement = (
+        imitate(model, demos, settings.imitation_epochs, settings.seed)
+        if settings.imitation_epochs
+        else None
+    )
+    started = not ray.is_initialized()
+    if started:
+        # Ray's core logs harmless "E" lines about actor restarts on every start; keep real errors
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+        ray.init(
+            address=settings.address,
+            num_cpus=None if settings.address else settings.env_runners + 1,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+    try:
+        algo = _ppo(config, settings, norm).build_algo()
+        if agreement is not None:
+            _start_from(algo, model)
+        curve = []
+        for it in range(1, settings.iterations + 1):
+            ret, steps = _iteration_numbers(algo.train())
+            curve.append({"iteration": it, "episode_return_mean": ret, "env_steps": steps})
+            if progress is not None:
+                progress(it, ret, steps)
+        weights = algo.learner_group.get_weights()
+        algo.stop()
+    finally:
+        if started:
+            ray.shutdown()
+    (module_state,) = weights.values()
+    model.load_state_dict(placement_state(module_state))
+    meta: dict[str, Any] = {
+        "objective": Objective.parse(config.objective).to_dict(),
+        "training": {
+            "env": config.to_dict(),
+            "settings": asdict(settings),
+            "imitation_agreement": agreement,
+            "seconds": round(time.monotonic() - t0, 1),
+        },
+        "curve": curve,
+        "eval": [],
+        "command": command,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    save(out, model, meta)
+    policies = [LearnedPolicy(out), *(get_policy(b) for b in BASELINES)]
+    meta["eval"] = [row for seed in settings.eval_seeds for row in evaluate(config, policies, seed)]
+    save(out, model, meta)
+    return meta
