@@ -25,7 +25,6 @@ from math import inf
 
 from hyperion.sim.job import SimJob
 from hyperion.sim.nodes import Alloc, Need, give, place, take
-from hyperion.sim.plan import advance, reserve
 from hyperion.sim.pool import Pool
 
 #: the node state: free cores, memory (MB) and GPUs per node
@@ -163,12 +162,7 @@ class NodePool(Pool):
             return
         if self.backfill and self._backfill(job, now, self.shadow):
             return
-        self._enqueue(job)
-        plan = self._plan
-        if plan_ok and plan is not None and len(q) <= self.plan_depth and q[-1] is job:
-            if advance(plan, now):
-                reserve(plan, job.nc, job.ng, job.nd)
-                self._plan_version = self.version
+        self._queue_and_plan(job, now, plan_ok)
 
     def schedule(self, now: float) -> None:
         """One pass: queue order from the head, then EASY backfilling behind it."""

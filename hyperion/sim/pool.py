@@ -263,8 +263,13 @@ class Pool:
                 self.extra_gpus -= job.ng
                 self._start(job, now)
                 return
+        self._queue_and_plan(job, now, plan_ok)
+
+    def _queue_and_plan(self, job: SimJob, now: float, plan_ok: bool) -> None:
+        """Queue a job that cannot start; extend the cached start-estimate plan with it."""
         self._enqueue(job)
         plan = self._plan
+        q = self.queue
         if plan_ok and plan is not None and len(q) <= self.plan_depth and q[-1] is job:
             if advance(plan, now):
                 reserve(plan, job.nc, job.ng, job.nd)
