@@ -49,6 +49,7 @@ def _sites(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="hyperiond sites")
     for col in (
@@ -80,7 +81,16 @@ def _sites(args: argparse.Namespace) -> int:
             ),
             s["last_error"] or "-",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if sites:
+        policy, error = sites[0].get("policy"), sites[0].get("policy_error")
+        if error:
+            head = (f"placement policy {policy} refused", "red")
+            console.print(Text.assemble(head, f": {error}"))
+            console.print("jobs are placed by the fallback policy (see each job's reason)")
+        elif policy:
+            console.print(f"placement policy: {policy}")
     return 0 if all(s["up"] for s in sites if s["enabled"]) else 1
 
 

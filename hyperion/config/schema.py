@@ -219,6 +219,9 @@ class DaemonSettings(_Strict):
 
     admin_group: str = Field("hyperion-admins", description="members see and cancel all jobs")
     default_policy: str = "earliest-start"
+    fallback_policy: str = Field(
+        "earliest-start", description="used when a policy cannot be loaded (e.g. a bad model)"
+    )
     policy_options: dict[str, float | int | str | bool] = Field(default_factory=dict)
     poll_interval_s: float = Field(5.0, gt=0, description="first poll interval")
     poll_max_interval_s: float = Field(60.0, gt=0, description="adaptive back-off ceiling")

@@ -124,7 +124,9 @@ class Federation:
         self._mutate = threading.RLock()  # loops and cancels: one state transition at a time
         self._in_flight: set[int] = set()  # attempts this process is submitting right now
         self._in_flight_lock = threading.Lock()
-        self._policies: dict[str, Policy] = {}
+        self._policies: dict[str, tuple[Policy, str]] = {}
+        #: policies refused at load (name -> why), shown by ``hctl sites``
+        self.policy_errors: dict[str, str] = {}
         #: set when a held job may now find room (a new held job, a poll that saw changes)
         self.wake = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
@@ -190,7 +192,7 @@ class Federation:
         feasible, rejected = self.feasible(request, job, exclude, pin)
         name = policy_name or self.settings.default_policy
         options = self.settings.policy_options if name == self.settings.default_policy else {}
-        policy = self._policy(name, options)
+        policy, name = self._policy(name, options)
         estimates = self._estimates(job, feasible) if policy.needs_start_estimate else {}
         table: list[dict[str, Any]] = [
             {"site": s, "partition": None, "feasible": False, "why_not": why}
@@ -352,12 +354,28 @@ class Federation:
                 sent += 1
         return sent
 
-    def _policy(self, name: str, options: dict[str, Any]) -> Policy:
-        """One policy object per name for the daemon's life (round-robin keeps its turn)."""
+    def _policy(self, name: str, options: dict[str, Any]) -> tuple[Policy, str]:
+        """One policy object per name for the daemon's life (round-robin keeps its turn), and
+        the name to record. A default policy that cannot be made (a learned model missing,
+        corrupt or incompatible) is refused once, logged, and replaced by ``fallback_policy``;
+        the name says so. A user's ``--policy`` that cannot be made is the user's error."""
         with self._in_flight_lock:
             if name not in self._policies:
-                self._policies[name] = get_policy(name, **options)
+                try:
+                    self._policies[name] = (get_policy(name, **options), name)
+                except HyperionError as exc:
+                    if name != self.settings.default_policy:
+                        raise  # a user's --policy: tell the user
+                    fallback = self.settings.fallback_policy
+                    self.policy_errors[name] = exc.message
+                    self.log(f"policy {name} refused: {exc.message}; using {fallback} instead")
+                    label = f"{fallback} (fallback: {name} refused)"
+                    self._policies[name] = (get_policy(fallback), label)
             return self._policies[name]
+
+    def load_default_policy(self) -> None:
+        """Load the default policy now (a learned model once, at start), falling back if bad."""
+        self._policy(self.settings.default_policy, self.settings.policy_options)
 
     def _estimates(self, job: JobInput, feasible: list[Feasible]) -> dict[str, float | Exception]:
         """Slurm's start estimate from every candidate site, asked in parallel."""
@@ -551,6 +569,7 @@ class Federation:
                     if snap
                     else None,
                     "policy": self.settings.default_policy,
+                    "policy_error": self.policy_errors.get(self.settings.default_policy),
                 }
             )
         return out

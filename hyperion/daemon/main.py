@@ -88,6 +88,7 @@ def serve(args: argparse.Namespace) -> int:
             except Exception as exc:  # noqa: BLE001 - a loop must survive a bug
                 _log("dispatch failed", exc)
 
+    fed.load_default_policy()
     fed.refresh_snapshots()
     try:
         fed.reconcile()  # finish what a previous run left half done
