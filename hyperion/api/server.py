@@ -14,6 +14,7 @@ import re
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -133,6 +134,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         self.server.api.log(f"{self.address_string()} {format % args}")
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """The access log line, with the time the daemon took to answer."""
+        took = (time.monotonic() - self._started) * 1000 if hasattr(self, "_started") else 0.0
+        self.log_message('"%s" %s %s %.1fms', self.requestline, code, size, took)
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self._handle("GET")
 
@@ -157,6 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
     def _handle(self, method: str) -> None:
+        self._started = time.monotonic()
         url = urlsplit(self.path)
         who: Caller | None = None
         warnings: list[str] = []
