@@ -798,9 +798,25 @@ def _wait_idle(env: Env, timeout: float, progress: Any, console: Any, label: str
     return {"waited_s": waited, "busy_or_powered_up_nodes": state}
 
 
+def _saved_result(path: Path) -> dict[str, Any]:
+    """A result saved by ``--json`` (or the run's result.json); a clear error otherwise."""
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as exc:
+        raise HyperionError(f"--render {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise HyperionError(
+            f"--render {path}: not a saved result ({exc})",
+            hint="pass the JSON that `hyperion bench multicluster --json` printed",
+        ) from None
+    if not isinstance(doc, dict) or "workload" not in doc:
+        raise HyperionError(f"--render {path}: not a result of hyperion bench multicluster")
+    return doc
+
+
 def run(args: argparse.Namespace) -> int:
     if args.render:
-        render(json.loads(Path(args.render).read_text()))
+        render(_saved_result(Path(args.render)))
         return 0
     if os.geteuid() != 0:
         raise HyperionError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hyperion.bench.burst import (
@@ -184,3 +186,16 @@ def test_sacct_records_keyed_by_cluster() -> None:
     assert recs[("alpha", "7")]["start"] == 105.0
     assert recs[("beta", "7")]["start"] is None
     assert recs[("beta", "7")]["end"] is None
+
+
+def test_render_refuses_what_is_not_a_saved_result(tmp_path: Path) -> None:
+    from hyperion.bench.multicluster import _saved_result
+
+    empty, other = tmp_path / "empty.json", tmp_path / "other.json"
+    empty.write_text("")
+    other.write_text('{"a": 1}')
+    for path, message in ((empty, "not a saved result"), (other, "not a result of hyperion")):
+        with pytest.raises(HyperionError, match=message):
+            _saved_result(path)
+    with pytest.raises(HyperionError, match="missing.json"):
+        _saved_result(tmp_path / "missing.json")
