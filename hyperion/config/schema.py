@@ -239,7 +239,7 @@ class DaemonSettings(_Strict):
     unknown_grace_s: float = Field(60.0, ge=0, description="wait before resubmitting UNKNOWN")
     estimate_timeout_s: float = Field(15.0, gt=0)
     late_binding: bool = Field(
-        True, description="hold jobs in Hyperion until a site has room (False: send at once)"
+        False, description="hold jobs in Hyperion until a site has room (False: send at once)"
     )
     site_backlog: float = Field(
         0.5,

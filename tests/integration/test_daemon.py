@@ -257,7 +257,7 @@ def _move_scenario(testbed: Path, crash_at: str | None) -> None:
 
 def test_jobs_beyond_the_backlogs_wait_in_hyperion_and_go_oldest_first(testbed: Path) -> None:
     # room with site_backlog 0: alpha 8, beta 6, gamma 8 CPUs -> 11 two-CPU jobs go at once
-    with daemon(testbed, site_backlog=0.0) as d:
+    with daemon(testbed, late_binding=True, site_backlog=0.0) as d:
         client = d.client()
         argv = ("-J", "hyd-test-late", "-n", "2", "--time=5", "--wrap", "sleep 4")
         ids = [_submit_as("alice", d, *argv) for _ in range(16)]

@@ -24,7 +24,9 @@ BUDGET = {"alpha": 8, "beta": 6, "gamma": 8}
 
 @pytest.fixture
 def late(fed: Federation) -> Federation:
-    fed.settings = fed.settings.model_copy(update={"site_backlog": 0.0, "hold_bypass_s": 60.0})
+    fed.settings = fed.settings.model_copy(
+        update={"late_binding": True, "site_backlog": 0.0, "hold_bypass_s": 60.0}
+    )
     return fed
 
 
