@@ -17,7 +17,14 @@ from typing import Any
 from hyperion.config.schema import SiteConfig
 from hyperion.daemon.identity import Caller
 from hyperion.errors import JobSpecError
-from hyperion.jobspec import JobSpec, resolve, to_request, to_sbatch_argv, translate
+from hyperion.jobspec import (
+    JobSpec,
+    parse_cli_args,
+    resolve,
+    to_request,
+    to_sbatch_argv,
+    translate,
+)
 from hyperion.jobspec.spec import OptionValue
 from hyperion.sites.base import DEFAULT_JOB_ENV, Submission
 from hyperion.state.ids import comment_with_key
@@ -87,9 +94,11 @@ class JobInput:
     def from_row(cls, row: Any) -> JobInput:
         """Rebuild the input of a stored job (after a restart, for a move)."""
         s = row.spec
+        # a --wrap job's stored script was made from --wrap: resolving makes it again
+        wrapped = any(p.option.name == "wrap" for p in parse_cli_args(s["argv"]).options)
         body = {
             "argv": s["argv"],
-            "script": s["script"],
+            "script": None if wrapped else s["script"],
             "script_path": s.get("script_path"),
             "script_args": s.get("script_args", []),
             "env": s["env"],

@@ -79,8 +79,7 @@ def test_script_arguments_become_set_before_the_first_command() -> None:
     assert with_script_args(SCRIPT, ()) == SCRIPT
 
 
-def test_stored_job_round_trips_through_its_row() -> None:
-    job = _input(argv=["-n", "2"], site="alpha", policy="least-loaded", script_args=["x"])
+def _round_trip(job: JobInput) -> JobInput:
     row = job.to_row()
 
     class Row:
@@ -90,6 +89,19 @@ def test_stored_job_round_trips_through_its_row() -> None:
         owner = row["owner"]
         owner_uid = row["owner_uid"]
 
-    again = JobInput.from_row(Row)
+    return JobInput.from_row(Row)
+
+
+def test_a_wrap_job_round_trips_through_its_row() -> None:
+    # its stored script is the one --wrap made: it must not count as a second script
+    job = _input(argv=["-n", "2", "--wrap", "sleep 4"], script=None)
+    again = _round_trip(job)
+    assert again.script == job.script and "sleep 4" in again.script
+    assert again.request == job.request
+
+
+def test_stored_job_round_trips_through_its_row() -> None:
+    job = _input(argv=["-n", "2"], site="alpha", policy="least-loaded", script_args=["x"])
+    again = _round_trip(job)
     assert again.request == job.request and again.site == "alpha"
     assert again.script_args == ("x",) and again.policy == "least-loaded"
