@@ -9,8 +9,8 @@ its submit times, its measured run times (end - start) and its time limits. Repo
 rank correlation of start times (ties share ranks) and of waits, Pearson's of both, mean waits on
 both sides and the mean absolute error of the waits, for the site as the simulator file sets it
 up and, from the same live run, for each of :data:`VARIANTS` (``--backfill`` and
-``--node-packing`` change the main one). ``--save`` keeps Slurm's
-records, ``--observed`` re-runs only the simulated side from them. docs/simulator.md, "Fidelity".
+``--node-packing`` change the main one). ``--save`` keeps Slurm's records, ``--observed``
+re-runs only the simulated side from them. See docs/simulator.md, "Fidelity against real Slurm".
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hyperion.bench.fidelity_live import Cluster, Observed, PlannedJob, foreign_jobs, replay
+from hyperion.bench.fidelity_live import (
+    Cluster,
+    Observed,
+    PlannedJob,
+    foreign_jobs,
+    replay,
+    wait_idle,
+)
 from hyperion.bench.fidelity_stats import Agreement, agreement, latencies
 from hyperion.errors import HyperionError
 from hyperion.sim.site import SimSite
@@ -197,8 +204,6 @@ def _live(args: argparse.Namespace, total_cores: int) -> tuple[list[Observed], d
         limit_factor=args.limit_factor,
     )
     cluster = Cluster(args.site, _conf(args), args.user, args.mem_per_cpu)
-    from hyperion.bench.fidelity_live import wait_idle
-
     wait_idle(cluster, args.idle_timeout)
     prefix = f"hfid-{uuid.uuid4().hex[:6]}-"
     observed = replay(cluster, plan, prefix=prefix)
@@ -207,6 +212,9 @@ def _live(args: argparse.Namespace, total_cores: int) -> tuple[list[Observed], d
     info = {
         "seed": args.seed,
         "load": args.load,
+        "runs_s": [args.min_run, args.max_run],
+        "limit_factor": args.limit_factor,
+        "max_cores": args.max_cores,
         "span_s": plan[-1].offset,
         "foreign_jobs": foreign_jobs(cluster, prefix, t_from, t_to),
     }
@@ -274,7 +282,6 @@ def run(args: argparse.Namespace) -> int:
     if args.node_packing:
         main_opts["node_packing"] = True
     main_site, per_node = build_site(config, args.site, args.sim_config, main_opts)
-    main_mode = main_site.pools[0].mode + ("-nodes" if _on_nodes(main_site) else "")
     sites = {"main": main_site}
     for name, opts in VARIANTS.items():
         sites[name] = build_site(config, args.site, args.sim_config, opts)[0]
@@ -283,11 +290,32 @@ def run(args: argparse.Namespace) -> int:
     observed.sort(key=lambda o: int(o.job_id))
     lat = {"launch_s": args.launch_latency, "release_s": args.release_latency}
     results = compare(observed, sites, per_node, args.mem_per_cpu, **lat)
+    doc = _document(args.site, observed, info, results, total)
+    doc["backfill"] = main_site.pools[0].mode + ("-nodes" if _on_nodes(main_site) else "")
+    doc["sim_latency"] = lat
+    if args.json:
+        json.dump(_no_nan(doc), sys.stdout, indent=2)
+        print()
+    else:
+        from hyperion.bench.fidelity_report import print_report
+
+        print_report(doc)
+    return 0
+
+
+def _document(
+    site: str,
+    observed: Sequence[Observed],
+    info: dict[str, Any],
+    results: dict[str, Any],
+    total_cores: int,
+) -> dict[str, Any]:
+    """The report: workload, Slurm's latencies, agreement of every variant, the jobs."""
     t0 = min(o.submit for o in observed)
-    doc = {
-        "site": args.site,
-        "backfill": main_mode,
-        "sim_latency": lat,
+    runs = [o.end - o.start for o in observed]
+    main = results["main"]["sim_start"]
+    return {
+        "site": site,
         "workload": {
             **info,
             "jobs": len(observed),
@@ -296,11 +324,7 @@ def run(args: argparse.Namespace) -> int:
             "makespan_s": max(o.end for o in observed) - t0,
         },
         "sim_makespan_s": {
-            m: max(
-                s + o.end - o.start + args.release_latency
-                for o, s in zip(observed, results[m]["sim_start"], strict=True)
-            )
-            - t0
+            m: max(s + r for s, r in zip(results[m]["sim_start"], runs, strict=True)) - t0
             for m in VARIANTS
         },
         "slurm_latency": latencies(
@@ -308,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
             [o.start for o in observed],
             [o.end for o in observed],
             [o.cores for o in observed],
-            total,
+            total_cores,
         ),
         "main": {k: v for k, v in results["main"].items() if k != "sim_start"},
         "variants": {
@@ -320,19 +344,11 @@ def run(args: argparse.Namespace) -> int:
                 "cores": o.cores,
                 "nodes": o.nodes,
                 "limit_min": o.limit_min,
-                "run_s": o.end - o.start,
+                "run_s": r,
                 "submit_s": o.submit - t0,
                 "wait_live_s": o.start - o.submit,
                 "wait_sim_s": s - o.submit,
             }
-            for o, s in zip(observed, results["main"]["sim_start"], strict=True)
+            for o, r, s in zip(observed, runs, main, strict=True)
         ],
     }
-    if args.json:
-        json.dump(_no_nan(doc), sys.stdout, indent=2)
-        print()
-    else:
-        from hyperion.bench.fidelity_report import print_report
-
-        print_report(doc)
-    return 0
