@@ -89,6 +89,16 @@ class LocalProvider:
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         time.sleep(float(self.config.get("boot_delay_s", 0)))  # type: ignore[arg-type]
         pf = pidfile(self.config, node)
+        if pf.exists():
+            try:
+                running = int(pf.read_text().split()[0])
+            except (ValueError, IndexError):
+                running = 0
+            if running and _alive(running):
+                # a second resume of a node that is up: a second slurmd would fail to bind its
+                # port, and on exit remove the pid file, leaving the first one untracked
+                log(self.config, f"boot {node}: slurmd {running} is already running")
+                return
         pf.parent.mkdir(parents=True, exist_ok=True)
         pf.write_text(f"{os.getpid()}\n")
         env = {
