@@ -17,11 +17,9 @@ and the whole envelope in :attr:`Client.last_envelope` (what ``--json`` prints).
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,6 +27,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from hyperion import __version__
 from hyperion.api.digest import request_digest
+from hyperion.api.wire import ProtocolError, unix_request
 from hyperion.errors import HyperionError
 
 API_PREFIX = "/hyperion/v1"
@@ -135,24 +134,6 @@ def munge_credential(payload: str = "", timeout: float = 10.0) -> str:
         why = done.stderr.strip() or f"exit status {done.returncode}"
         raise MungeError(f"`munge -n` failed: {why}", hint="is munged running?")
     return credential
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP over a Unix-domain stream socket at ``path``."""
-
-    def __init__(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.socket_path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 class Client:
@@ -278,14 +259,20 @@ class Client:
         if self.url:
             digest = request_digest(method, target, data or b"")
             headers[MUNGE_HEADER] = munge_credential(digest)
-        conn = self._connection()
-        connected = False
+        connected: list[bool] = []
         try:
-            conn.connect()
-            connected = True
-            conn.request(method, target, body=data, headers=headers)
-            response = conn.getresponse()
-            status, reason, raw = response.status, response.reason, response.read()
+            if self.url:
+                status, reason, raw = self._tcp_request(method, target, headers, data, connected)
+            else:
+                status, reason, raw = unix_request(
+                    self.socket_path,
+                    method,
+                    target,
+                    headers,
+                    data,
+                    self.timeout,
+                    on_connect=lambda: connected.append(True),
+                )
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise self._not_running(exc) from None
         except PermissionError:
@@ -294,22 +281,38 @@ class Client:
                 hint="ask an admin to make the socket reachable for your user",
             ) from None
         except TimeoutError:
-            raise self._timeout(method, connected) from None
-        except (OSError, http.client.HTTPException) as exc:
+            raise self._timeout(method, bool(connected)) from None
+        except OSError as exc:
             raise DaemonUnreachable(
                 f"lost the connection to hyperiond at {self.where} during {method} {path}: {exc}",
                 hint=_effect_hint(method),
             ) from None
-        finally:
-            conn.close()
         return self._envelope(method, path, status, reason, raw)
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if not self.url:
-            return UnixHTTPConnection(self.socket_path, timeout=self.timeout)
+    def _tcp_request(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        data: bytes | None,
+        connected: list[bool],
+    ) -> tuple[int, str, bytes]:
+        """One request over TCP (http.client, imported only here)."""
+        import http.client
+
         host, port, https = self._netloc
         cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
-        return cls(host, port, timeout=self.timeout)
+        conn = cls(host, port, timeout=self.timeout)
+        try:
+            conn.connect()
+            connected.append(True)
+            conn.request(method, target, body=data, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.reason, response.read()
+        except http.client.HTTPException as exc:
+            raise ProtocolError(str(exc) or type(exc).__name__) from None
+        finally:
+            conn.close()
 
     def _not_running(self, exc: OSError) -> DaemonNotRunning:
         if self.url:
