@@ -430,8 +430,11 @@ class Federation:
             raise
         except HyperionError as exc:
             if not held:
-                raise
-            self.log(f"held job {job_id}: submission to {d.site} failed: {exc}")
+                raise  # the user sees why, as with sbatch
+            from hyperion.daemon.recovery import place_again
+
+            self.log(f"held job {job_id}: submission to {d.site} failed ({exc}); placing it again")
+            place_again(self, job_id, job, exclude=d.site)
         return True
 
     def _hold_new(self, job: JobInput, reason: str) -> tuple[int, dict[str, Any]]:

@@ -208,7 +208,7 @@ def _settle_unsent(
         fed._submit_attempt(attempt_id, job)
     except HyperionError as exc:
         fed.log(f"submission of {key} failed: {exc}; placing the job again")
-        _place_again(fed, job_id, job, exclude=site)
+        place_again(fed, job_id, job, exclude=site)
 
 
 def _resolve_duplicates(fed: Federation) -> None:
@@ -232,7 +232,7 @@ def _resolve_duplicates(fed: Federation) -> None:
                 )
 
 
-def _place_again(fed: Federation, job_id: str, job: JobInput, exclude: str) -> None:
+def place_again(fed: Federation, job_id: str, job: JobInput, exclude: str) -> None:
     """After a failed (re)submission: one more attempt on the best other site, else the job
     is rejected with the reason (never silently lost)."""
     try:
@@ -385,7 +385,7 @@ def _maybe_move(
             fed._submit_attempt(new_id, job)
         except HyperionError as exc:
             fed.log(f"job {job_id}: the move to {best.site} failed ({exc}); placing it again")
-            _place_again(fed, job_id, job, exclude=best.site)
+            place_again(fed, job_id, job, exclude=best.site)
     finally:
         with fed._in_flight_lock:
             fed._in_flight.discard(new_id)

@@ -216,3 +216,21 @@ def test_a_job_is_held_when_the_only_site_with_room_fails(
     assert job["state"] == "QUEUED"
     assert "could not take it" in job["reason"] and "no answer" in job["reason"]
     assert not sites(late)["gamma"].submits
+
+
+def test_a_held_job_whose_submission_fails_is_placed_again_elsewhere(
+    late: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit(late, 11)
+    held = submit(late, 1)[0]
+    move(late, "beta", JobState.COMPLETED)  # room only on beta, whose sbatch then fails
+
+    def down(sub: Any) -> str:
+        raise SiteUnreachable("beta", "connection reset")
+
+    monkeypatch.setattr(sites(late)["beta"], "submit", down)
+    assert late.dispatch() == 1
+    view = late.job_view(held["id"])
+    first, second = view["attempts"]
+    assert first["site"] == "beta" and first["state"] == "ABANDONED"
+    assert second["site"] != "beta" and view["state"] == "SUBMITTED"
