@@ -59,6 +59,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--eval-seeds", default="1000", help="held-out seeds of the evaluation (default 1000)"
     )
+    p.add_argument(
+        "--select-seeds",
+        default="",
+        help="validation seeds: keep the checkpoint (warm start included) that does best against"
+        " earliest-start on them instead of the last one (default: none, keep the last)",
+    )
+    p.add_argument(
+        "--select-every", type=int, default=10, help="iterations between checkpoints (default 10)"
+    )
     p.add_argument("--json", action="store_true", help="print the artifact's metadata as JSON")
 
 
@@ -76,10 +85,12 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         raise HyperionError(
             "no workload given", hint="pass --workload FILE.swf or lublin:JOBS:LOAD"
         )
-    try:
-        seeds = [int(s) for s in args.eval_seeds.split(",") if s.strip()]
-    except ValueError:
-        raise HyperionError(f"--eval-seeds {args.eval_seeds!r}: expected integers") from None
+    seeds = _seeds("--eval-seeds", args.eval_seeds)
+    select = _seeds("--select-seeds", args.select_seeds)
+    if set(select) & set(seeds):
+        raise HyperionError(
+            "--select-seeds and --eval-seeds overlap", hint="held-out seeds must stay unseen"
+        )
     config = EnvConfig(
         workloads=args.workload,
         sites=args.sites,
@@ -105,6 +116,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         batch=args.batch,
         minibatch=min(250, args.batch),
         eval_seeds=seeds,
+        select_seeds=select,
+        select_every=args.select_every,
     )
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -135,8 +148,16 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(_eval_table(meta["eval"], str(Objective(**meta["objective"]))))
+    console.print(_summary_table(meta["eval"]))
     console.print(f"wrote {args.out} ({meta['training']['seconds']:.0f} s)", highlight=False)
     return 0
+
+
+def _seeds(option: str, text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise HyperionError(f"{option} {text!r}: expected integers") from None
 
 
 def _eval_table(rows: list[dict[str, Any]], objective: str) -> Table:
@@ -154,5 +175,24 @@ def _eval_table(rows: list[dict[str, Any]], objective: str) -> Table:
             f"{r['mean_wait']:,.0f}",
             f"{r['mean_bsld']:,.2f}",
             f"{r['cost']:,.2f}",
+        )
+    return t
+
+
+def _summary_table(rows: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
+    from hyperion.rl.evaluate import summarise
+
+    t = Table(title="over the held-out seeds (ratio: geometric mean, per seed, vs earliest-start)")
+    for col in ("policy", "seeds", "mean objective", "ratio", "wins"):
+        t.add_column(col, justify="left" if col == "policy" else "right")
+    for r in summarise(rows):
+        t.add_row(
+            r["policy"],
+            str(r["seeds"]),
+            f"{r['objective']:,.3f}",
+            f"{r['ratio']:.3f}",
+            f"{r['wins']}/{r['seeds']}",
         )
     return t

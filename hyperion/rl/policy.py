@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from hyperion.placement.policy import Candidate, Decision, Policy
 from hyperion.rl.artifact import load
 from hyperion.rl.features import job_features, site_features
+from hyperion.rl.model import PlacementModel
 from hyperion.rl.objective import Objective
 from hyperion.types import JobRequest
 
@@ -22,6 +23,15 @@ class LearnedPolicy(Policy):
         self.model, self.meta = load(path)
         self.name = f"rl:{path}"
         self.objective = Objective(**self.meta["objective"])
+
+    @classmethod
+    def from_model(
+        cls, model: PlacementModel, objective: Objective, name: str = "rl:(training)"
+    ) -> LearnedPolicy:
+        """A policy over an in-memory model (training's checkpoint selection), no file."""
+        self = cls.__new__(cls)
+        self.model, self.meta, self.name, self.objective = model, {}, name, objective
+        return self
 
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
         logp = self.model.log_probs(job_features(job, now), site_features(job, candidates, now))

@@ -3,13 +3,15 @@
 Steps: record earliest-start demonstrations, measure the feature statistics on them and fit the
 model to them (:mod:`.warmstart`; ``imitation_epochs`` 0 skips the fit), train for ``iterations``
 PPO iterations from there with rich progress, export the placement model (the learner's weights,
-without the value head), evaluate it against the baselines on held-out seeds, and write the
+without the value head; with ``select_seeds`` the checkpoint that did best against earliest-start
+on those validation seeds), evaluate it against the baselines on held-out seeds, and write the
 ``model.hyp`` artifact (:mod:`.artifact`) with the curve, the table and the command.
 Local Ray by default (``env_runners`` sampling processes); ``address`` joins a Ray cluster.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -18,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import torch
 
 from hyperion.placement.heuristics import get_policy
 from hyperion.rl.artifact import save
@@ -52,6 +56,10 @@ class TrainSettings:
     eval_seeds: list[int] = field(default_factory=lambda: [1000])
     imitation_steps: int = 5000
     imitation_epochs: int = 20
+    #: validation seeds for checkpoint selection (empty: keep the last iteration's weights)
+    select_seeds: list[int] = field(default_factory=list)
+    #: evaluate a checkpoint every this many iterations (and the warm start and the last one)
+    select_every: int = 10
 
 
 #: called after each iteration with (iteration, mean episode return, env steps so far)
@@ -114,6 +122,18 @@ def _iteration_numbers(result: dict[str, Any]) -> tuple[float, int]:
     return ret, steps
 
 
+def _ratio(
+    config: EnvConfig, model: PlacementModel, base: dict[int, float], seeds: list[int]
+) -> float:
+    """Geometric mean over ``seeds`` of the model's objective over earliest-start's."""
+    policy = LearnedPolicy.from_model(model, Objective.parse(config.objective))
+    logs = []
+    for seed in seeds:
+        (row,) = evaluate(config, [policy], seed)
+        logs.append(math.log(max(row["objective"], 1e-9) / max(base[seed], 1e-9)))
+    return math.exp(sum(logs) / len(logs))
+
+
 def train(
     config: EnvConfig,
     settings: TrainSettings,
@@ -150,10 +170,26 @@ def train(
         algo = _ppo(config, settings, norm).build_algo()
         if agreement is not None:
             _start_from(algo, model)
+        seeds = settings.select_seeds
+        es = get_policy("earliest-start")
+        base = {s: evaluate(config, [es], s)[0]["objective"] for s in seeds}
+        selection: list[dict[str, float]] = []
+        best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+        if seeds and agreement is not None:  # the warm start is a candidate too
+            ratio = _ratio(config, model, base, seeds)
+            selection.append({"iteration": 0, "ratio": ratio})
+            best = (ratio, 0, copy.deepcopy(model.state_dict()))
         curve = []
         for it in range(1, settings.iterations + 1):
             ret, steps = _iteration_numbers(algo.train())
             curve.append({"iteration": it, "episode_return_mean": ret, "env_steps": steps})
+            if seeds and (it % max(settings.select_every, 1) == 0 or it == settings.iterations):
+                (state,) = algo.learner_group.get_weights().values()
+                model.load_state_dict(placement_state(state))
+                ratio = _ratio(config, model, base, seeds)
+                selection.append({"iteration": it, "ratio": ratio})
+                if best is None or ratio < best[0]:
+                    best = (ratio, it, copy.deepcopy(model.state_dict()))
             if progress is not None:
                 progress(it, ret, steps)
         weights = algo.learner_group.get_weights()
@@ -161,14 +197,19 @@ def train(
     finally:
         if started:
             ray.shutdown()
-    (module_state,) = weights.values()
-    model.load_state_dict(placement_state(module_state))
+    if best is not None:
+        model.load_state_dict(best[2])
+    else:
+        (module_state,) = weights.values()
+        model.load_state_dict(placement_state(module_state))
     meta: dict[str, Any] = {
         "objective": Objective.parse(config.objective).to_dict(),
         "training": {
             "env": config.to_dict(),
             "settings": asdict(settings),
             "imitation_agreement": agreement,
+            "selection": selection,
+            "selected_iteration": None if best is None else best[1],
             "seconds": round(time.monotonic() - t0, 1),
         },
         "curve": curve,

@@ -50,3 +50,33 @@ def test_train_without_a_workload_is_a_clear_error(
 ) -> None:
     assert main(["train", "--out", str(tmp_path / "m.hyp")]) == 1
     assert "no workload given" in capsys.readouterr().err
+
+
+def test_train_selects_a_checkpoint_on_validation_seeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_sites(tmp_path, [16, 32, 8], core_hour=[0.1, 0.2, 0.3])
+    out = tmp_path / "model.hyp"
+    argv = [
+        "train", "--sites", cfg, "--workload", "lublin:200:1.4:32", "--iterations", "2",
+        "--batch", "150", "--env-runners", "0", "--window", "100", "--max-sites", "4",
+        "--eval-seeds", "7", "--imitation-steps", "300", "--imitation-epochs", "3",
+        "--select-seeds", "8,9", "--select-every", "1", "--out", str(out), "--json",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    _, meta = load(out)
+    selection = meta["training"]["selection"]
+    assert [s["iteration"] for s in selection] == [0, 1, 2]
+    best = min(selection, key=lambda s: s["ratio"])
+    assert meta["training"]["selected_iteration"] == best["iteration"]
+    assert all(s["ratio"] > 0 for s in selection)
+
+
+def test_select_seeds_must_not_overlap_eval_seeds(tmp_path: Path) -> None:
+    cfg = write_sites(tmp_path, [16, 32, 8])
+    argv = [
+        "train", "--sites", cfg, "--workload", "lublin:200:1.4:32", "--eval-seeds", "7,8",
+        "--select-seeds", "8", "--out", str(tmp_path / "m.hyp"),
+    ]  # fmt: skip
+    assert main(argv) != 0
