@@ -12,37 +12,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from hyperion.errors import HyperionError
+from hyperion.sites.states import from_slurm
+from hyperion.state.models import HyperionJobState
 
-#: Slurm states after which a job will not start or run any more
-FINAL_STATES = frozenset(
-    {
-        "COMPLETED",
-        "FAILED",
-        "CANCELLED",
-        "TIMEOUT",
-        "NODE_FAIL",
-        "OUT_OF_MEMORY",
-        "PREEMPTED",
-        "BOOT_FAIL",
-        "DEADLINE",
-        "REVOKED",
-    }
-)
-HYPERION_FINAL = frozenset(
-    {
-        "COMPLETED",
-        "FAILED",
-        "CANCELLED",
-        "TIMEOUT",
-        "NODE_FAIL",
-        "OUT_OF_MEMORY",
-        "REJECTED",
-        "BOOT_FAIL",
-        "DEADLINE",
-        "PREEMPTED",
-        "ABANDONED",
-    }
-)
+
+def slurm_final(state: str) -> bool:
+    """A Slurm (sacct/squeue) state after which the job will not start or run again."""
+    return from_slurm(state).is_final
+
+
+def hyperion_final(state: str) -> bool:
+    """A Hyperion job state after which the job will not change again."""
+    try:
+        return HyperionJobState(state.upper()).is_final
+    except ValueError:
+        return False
+
+
 JOB_INFO_RPCS = ("REQUEST_JOB_INFO", "REQUEST_JOB_INFO_SINGLE", "REQUEST_JOB_USER_INFO")
 
 # ---------------------------------------------------------------------------------- workload

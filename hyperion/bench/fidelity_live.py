@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from hyperion.bench.burst import FINAL_STATES
+from hyperion.bench.burst import slurm_final
 from hyperion.bench.multicluster import sacct_records
 from hyperion.errors import HyperionError
 
@@ -170,7 +170,7 @@ def replay(
         deadline = time.monotonic() + timeout
         while True:
             recs = _records(cluster, list(ids))
-            done = [k for k in ids if k in recs and recs[k]["state"].split()[0] in FINAL_STATES]
+            done = [k for k in ids if k in recs and slurm_final(recs[k]["state"])]
             if len(done) == len(ids):
                 break
             if time.monotonic() > deadline:

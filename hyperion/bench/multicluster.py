@@ -41,16 +41,16 @@ from pathlib import Path
 from typing import Any
 
 from hyperion.bench.burst import (
-    FINAL_STATES,
-    HYPERION_FINAL,
     JOB_INFO_RPCS,
     BenchJob,
     JobTimes,
     burst_stats,
     generate_workload,
+    hyperion_final,
     latency_stats,
     parse_sdiag_rpcs,
     rpc_delta,
+    slurm_final,
 )
 from hyperion.bench.multicluster_report import render
 from hyperion.errors import HyperionError
@@ -318,9 +318,7 @@ def _wait_slurm(env: Env, result: RunResult, progress: Any, label: str) -> None:
     records: dict[tuple[str, str], Any] = {}
     while True:
         records = _sacct(env, {c for c, _ in keys}, {i for _, i in keys})
-        done = sum(
-            1 for k in keys if k in records and records[k]["state"].split()[0] in FINAL_STATES
-        )
+        done = sum(1 for k in keys if k in records and slurm_final(records[k]["state"]))
         bar.update(done)
         if done == len(keys):
             break
@@ -386,7 +384,7 @@ def run_hyperion(
     views: dict[str, dict[str, Any]] = {}
     while True:
         views = {j["id"]: j for j in client.jobs(all=True) if j["id"] in wanted}
-        done = sum(1 for j in views.values() if str(j["state"]).upper() in HYPERION_FINAL)
+        done = sum(1 for j in views.values() if hyperion_final(str(j["state"])))
         bar.update(done)
         if done == len(wanted):
             break
@@ -853,22 +851,17 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, RunResult] = {}
     try:
         with _progress(console, console is not None) as progress:
-            if "baseline" not in args.skip:
-                out["idle_before_baseline"] = _wait_idle(
-                    env, args.idle_timeout, progress, console, "sbatch -M"
+            bursts = (("baseline", "sbatch -M", run_baseline), ("hyperion", "hsub", run_hyperion))
+            for key, label, burst in bursts:
+                if key in args.skip:
+                    continue
+                out[f"idle_before_{key}"] = _wait_idle(
+                    env, args.idle_timeout, progress, console, label
                 )
                 before = _sdiag(env)
-                results["baseline"] = run_baseline(env, jobs, scripts, progress, cleanup)
+                results[key] = burst(env, jobs, scripts, progress, cleanup)
                 after = _sdiag(env)
-                out["burst_rpcs_baseline"] = {c: rpc_delta(before[c], after[c]) for c in after}
-            if "hyperion" not in args.skip:
-                out["idle_before_hyperion"] = _wait_idle(
-                    env, args.idle_timeout, progress, console, "hsub"
-                )
-                before = _sdiag(env)
-                results["hyperion"] = run_hyperion(env, jobs, scripts, progress, cleanup)
-                after = _sdiag(env)
-                out["burst_rpcs_hyperion"] = {c: rpc_delta(before[c], after[c]) for c in after}
+                out[f"burst_rpcs_{key}"] = {c: rpc_delta(before[c], after[c]) for c in after}
             if "latency" not in args.skip:
                 held: list[Any] = []
                 try:

@@ -199,3 +199,12 @@ def test_render_refuses_what_is_not_a_saved_result(tmp_path: Path) -> None:
             _saved_result(path)
     with pytest.raises(HyperionError, match="missing.json"):
         _saved_result(tmp_path / "missing.json")
+
+
+def test_final_states_come_from_the_one_state_table() -> None:
+    from hyperion.bench.burst import hyperion_final, slurm_final
+
+    assert slurm_final("COMPLETED") and slurm_final("CANCELLED by 1001") and slurm_final("REVOKED")
+    assert not slurm_final("PENDING") and not slurm_final("REQUEUED") and not slurm_final("junk")
+    assert all(hyperion_final(s) for s in ("rejected", "ABANDONED", "COMPLETED"))
+    assert not any(hyperion_final(s) for s in ("QUEUED", "RUNNING", "x"))
