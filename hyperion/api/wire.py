@@ -9,7 +9,7 @@ reads the status line, the headers and the body. TCP (with MUNGE) still uses ``h
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 #: the most header bytes accepted from the daemon
 MAX_HEAD = 64 * 1024
@@ -26,18 +26,18 @@ def unix_request(
     headers: Mapping[str, str],
     body: bytes | None,
     timeout: float,
-    on_connect: object = None,
+    on_connect: Callable[[], None] | None = None,
 ) -> tuple[int, str, bytes]:
     """(status, reason, body) of one request over the Unix socket at ``path``.
 
-    ``on_connect`` (a callable, if given) is called once the connection is made, so that a
+    ``on_connect``, if given, is called once the connection is made, so that a
     caller can tell a refused connection from a lost one. OSError subclasses on failure.
     """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(path)
-        if callable(on_connect):
+        if on_connect is not None:
             on_connect()
         sock.sendall(_encode(method, target, headers, body))
         return _read_response(sock)

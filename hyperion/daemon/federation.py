@@ -187,9 +187,17 @@ class Federation:
         policy_name: str | None = None,
         exclude: Iterable[str] = (),
         pin: str | None = None,
+        known: tuple[list[Feasible], dict[str, str]] | None = None,
     ) -> Placement:
-        """Choose a site for a job; :class:`PlacementError` with per-site reasons if none fits."""
-        feasible, rejected = self.feasible(request, job, exclude, pin)
+        """Choose a site for a job; :class:`PlacementError` with per-site reasons if none fits.
+
+        ``known``: what :meth:`feasible` already said of this job (it is not asked again)."""
+        if known is None:
+            feasible, rejected = self.feasible(request, job, exclude, pin)
+        else:
+            out = set(exclude)
+            feasible = [f for f in known[0] if f.site not in out]
+            rejected = {**known[1], **{site: "excluded" for site in out}}
         name = policy_name or self.settings.default_policy
         options = self.settings.policy_options if name == self.settings.default_policy else {}
         policy, name = self._policy(name, options)
@@ -344,7 +352,9 @@ class Federation:
                     blocked |= sites
                 continue
             try:
-                placement = self.place(job.request, job, job.policy, exclude=sites - room)
+                placement = self.place(
+                    job.request, job, job.policy, exclude=sites - room, known=(feasible, rejected)
+                )
             except HyperionError as exc:
                 self.log(f"held job {job_id}: not placed this round: {exc}")
                 continue
@@ -449,13 +459,13 @@ class Federation:
         """POST /jobs: place and submit, or hold the job in Hyperion's queue until a site has
         room (late binding); with test_only, only explain the decision."""
         job = parse_job_input(body, who)
-        feasible, _ = self.feasible(job.request, job, pin=job.site)
-        hold, full = self._hold(job, feasible) if feasible else (None, set())
+        known = self.feasible(job.request, job, pin=job.site)
+        hold, full = self._hold(job, known[0]) if known[0] else (None, set())
         if hold is not None and not job.test_only:
             return self._hold_new(job, hold)
         try:
             placement = self.place(
-                job.request, job, job.policy, exclude=() if job.test_only else full, pin=job.site
+                job.request, job, job.policy, exclude=() if job.test_only else full, known=known
             )
         except PlacementError as exc:
             if not full or job.test_only:

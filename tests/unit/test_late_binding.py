@@ -234,3 +234,20 @@ def test_a_held_job_whose_submission_fails_is_placed_again_elsewhere(
     first, second = view["attempts"]
     assert first["site"] == "beta" and first["state"] == "ABANDONED"
     assert second["site"] != "beta" and view["state"] == "SUBMITTED"
+
+
+@pytest.mark.parametrize("late_binding", [False, True])
+def test_a_submission_works_out_the_candidate_sites_once(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch, late_binding: bool
+) -> None:
+    fed.settings = fed.settings.model_copy(update={"late_binding": late_binding})
+    calls: list[str] = []
+    real = fed.feasible
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append("feasible")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fed, "feasible", counted)
+    assert submit(fed, 1)[0]["state"] == "SUBMITTED"
+    assert calls == ["feasible"]
