@@ -63,7 +63,10 @@ class JobRequest:
     """What a job asks for, independent of any site's names.
 
     ``gpus`` is the total number of GPUs; ``gpu_type`` is a site-neutral type name or None.
-    ``time_limit_s`` None means "the partition's default".
+    ``time_limit_s`` None means "the partition's default". ``carbon_flex_s`` (seconds the start
+    may be delayed for greener power, like ``hsub --carbon-flex 6h``) and ``deadline`` (epoch
+    time by which the job must end, ``--deadline``) declare time flexibility; None: none, and
+    the job is never delayed for carbon.
     """
 
     nodes: int = 1
@@ -77,6 +80,8 @@ class JobRequest:
     user: str | None = None
     account: str | None = None
     name: str | None = None
+    carbon_flex_s: float | None = None
+    deadline: float | None = None
 
     @property
     def cpus(self) -> int:

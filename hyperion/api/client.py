@@ -232,6 +232,14 @@ class Client:
         """``GET /sites``: every site's status."""
         return _list(self.request("GET", "/sites"), "sites")
 
+    def report(
+        self, by: str = "user", since: float | None = None, until: float | None = None
+    ) -> dict[str, Any]:
+        """``GET /report``: ledger totals per user, account or site (docs/ledger.md)."""
+        query = {"by": by, "since": since, "until": until}
+        shown = {k: str(v) for k, v in query.items() if v is not None}
+        return _dict(self.request("GET", "/report", query=shown), "report")
+
     def drain(self, site: str) -> dict[str, Any]:
         """``POST /sites/{name}/drain`` (admins): no new jobs go to the site."""
         return _dict(self.request("POST", f"/sites/{_seg(site)}/drain"), "site")

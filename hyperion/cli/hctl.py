@@ -6,6 +6,8 @@ hctl check [CONFIG] [--json]   load a site config, contact every site, report pe
 hctl sites [--json]            hyperiond's view of every site: up, drained, load
 hctl drain SITE                stop placing jobs on SITE (admins)
 hctl resume SITE               allow placing jobs on SITE again (admins)
+hctl report [--by user|account|site] [--since DATE|DURATION] [--csv F] [--png F] [--json]
+                               energy, cost and CO2 totals from the ledger (docs/ledger.md)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from hyperion.cli.common import config_path, run_main
+from hyperion.cli.report import add_arguments as add_report_arguments
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     for verb, text in (("drain", "stop placing jobs on a site"), ("resume", "place jobs again")):
         p = sub.add_parser(verb, help=text)
         p.add_argument("site")
+    report = sub.add_parser("report", help="energy, cost and CO2 totals per user/account/site")
+    add_report_arguments(report)
     return parser
 
 
@@ -130,6 +135,10 @@ def _check(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "report":
+        from hyperion.cli.report import run
+
+        return run_main(lambda: run(args), prog="hctl")
     body = _check if args.command == "check" else _sites
     return run_main(lambda: body(args), prog="hctl")
 

@@ -2,8 +2,10 @@
 
     hyperion sim   --trace FILE [--sites CONFIG] --policy NAME [--json]
     hyperion eval  --trace FILE ... --policies a,b --seeds 0,1 [--out DIR] [--json]
+    hyperion eval carbon [--carbon-dir DIR] [--seeds 0,1,2] [--out DIR]  (carbon vs slowdown)
     hyperion train --sites CONFIG --workload SPEC --objective bsld=1 --out model.hyp
     hyperion bench NAME [options of that benchmark]
+    hyperion carbon forecast-eval --data DIR_OR_FILES [--horizon 24] [--forecaster NAME ...]
 
 Imports nothing heavy at startup: the simulator is imported when a command runs, matplotlib only
 when a plot is drawn. User errors (:class:`~hyperion.errors.HyperionError`) print a message and
@@ -41,6 +43,30 @@ def _option(text: str) -> tuple[str, object]:
     except json.JSONDecodeError:
         parsed = value
     return key.replace("-", "_"), parsed
+
+
+def _duration(text: str) -> float:
+    """Seconds from ``90``, ``30m``, ``6h`` or ``2d``."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    t = text.strip().lower()
+    mult = units.get(t[-1:], 0.0) if t else 0.0
+    try:
+        value = float(t[:-1] if mult else t) * (mult or 1.0)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a duration like 6h, 30m or 3600, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1], got {text!r}")
+    return value
 
 
 def _share(text: str) -> tuple[str, float]:
@@ -115,6 +141,27 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
         help="make this share of the jobs ask for this partition (repeatable; e.g. to exercise "
         "preemption of a preemptible partition by a higher-tier one)",
     )
+    p.add_argument(
+        "--flex-share",
+        type=_fraction,
+        default=0.0,
+        metavar="SHARE",
+        help="give this share of the jobs (seeded) time flexibility: they may start up to --flex "
+        "late for greener power (like hsub --carbon-flex)",
+    )
+    p.add_argument(
+        "--flex",
+        type=_duration,
+        default=6 * 3600.0,
+        metavar="DURATION",
+        help="how late a flexible job may start (default 6h)",
+    )
+    p.add_argument(
+        "--forecast",
+        metavar="NAME",
+        help="carbon forecast for carbon-aware policies: profile (default, no peeking), "
+        "persistence, or oracle (the real future: an upper bound)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -138,8 +185,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--list-policies", action="store_true", help="print the policy names and exit")
 
-    p = sub.add_parser("eval", help="a grid of policies x workloads x seeds: table, CSV, plots")
+    p = sub.add_parser(
+        "eval",
+        help="a grid of policies x workloads x seeds: table, CSV, plots ('eval carbon': the "
+        "four-site carbon evaluation)",
+    )
+    p.add_argument(
+        "study",
+        nargs="?",
+        choices=["carbon"],
+        help="carbon: four sites on the DE/FR/GB/US-CAL-CISO series, every policy with and "
+        "without flexible jobs, the lower bound and a Pareto plot (docs/carbon-evaluation.md)",
+    )
     _add_scenario_args(p)
+    p.add_argument(
+        "--carbon-dir",
+        metavar="DIR",
+        help="eval carbon: directory of the ZONE_2023_hourly.csv files "
+        "(default: $HYPERION_CARBON_DATA)",
+    )
     p.add_argument("--policies", default="all", help="comma-separated policy names, or 'all'")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument("--out", default="hyperion-eval", help="directory for results.csv and plots")
@@ -149,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     from hyperion.rl.cli import add_arguments as add_train_arguments
 
     add_train_arguments(p)
+
+    p = sub.add_parser("carbon", help="carbon-intensity tools: forecast-eval")
+    from hyperion.carbon.cli import add_arguments as add_carbon_arguments  # argparse only
+
+    add_carbon_arguments(p)
 
     p = sub.add_parser("bench", help="run a benchmark: " + ", ".join(BENCHMARKS), add_help=False)
     p.add_argument("name", nargs="?", help="benchmark name: " + ", ".join(BENCHMARKS))
@@ -189,6 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         if args.command == "bench":
             return _bench(args.name, args.rest)
+        if args.command == "carbon":
+            from hyperion.carbon.cli import run as run_carbon
+
+            return run_carbon(args)
         if args.command == "train":
             from hyperion.rl.cli import run_train
 
@@ -197,6 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.command == "sim":
             return simcli.run_sim(args)
+        if args.study == "carbon":
+            from hyperion.sim.carbon_eval import run_carbon_eval
+
+            return run_carbon_eval(args)
         return simcli.run_eval(args)
 
     return run_main(body, prog="hyperion")

@@ -119,6 +119,27 @@ def fmt_cost(candidate: Mapping[str, Any]) -> str:
     return f"{text} {currency}" if currency else text
 
 
+def usage_text(usage: Any, *, compact: bool = False) -> str:
+    """A job's or attempt's USAGE (docs/ledger.md), one per line, or ``compact`` on one:
+    ``0.012kWh 0.02EUR 4.1gCO2``; parts that are unknown (no carbon source) are left out;
+    ``-`` when it has not run."""
+    if not isinstance(usage, Mapping):
+        return _DASH
+    sep = "" if compact else " "
+    parts = []
+    if usage.get("energy_kwh") is not None:
+        parts.append(f"{fmt_number(usage['energy_kwh'])}{sep}kWh")
+    if usage.get("cost") is not None:
+        parts.append(fmt_cost(usage).replace(" ", sep))
+    if usage.get("co2_g") is not None:
+        co2 = f"{fmt_number(usage['co2_g'])}{sep}gCO2"
+        if not compact and usage.get("carbon_g_per_kwh") is not None:
+            co2 += f" ({fmt_number(usage['carbon_g_per_kwh'])} g/kWh"
+            co2 += ", stale data)" if usage.get("carbon_stale") else ")"
+        parts.append(co2)
+    return (" " if compact else "\n").join(parts) or _DASH
+
+
 def state_text(state: Any) -> Text:
     """A state, coloured: green running/done, yellow waiting, red failed."""
     name = str(state or _DASH)
@@ -152,7 +173,8 @@ def jobs_table(jobs: Sequence[Mapping[str, Any]], now: datetime | None = None) -
     """``hq``: one row per job."""
     at = _now(now)
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("ID", "NAME", "USER", "SITE", "SLURM ID", "STATE", "WAIT / START", "ATTEMPTS"):
+    columns = ("ID", "NAME", "USER", "SITE", "SLURM ID", "STATE", "WAIT / START", "USAGE")
+    for col in (*columns, "ATTEMPTS"):
         table.add_column(
             col, no_wrap=col != "NAME", justify="right" if col == "ATTEMPTS" else "left"
         )
@@ -166,6 +188,7 @@ def jobs_table(jobs: Sequence[Mapping[str, Any]], now: datetime | None = None) -
             _s(job.get("slurm_job_id")),
             state_text(job.get("state")),
             wait_or_start(job, at),
+            usage_text(job.get("usage"), compact=True),
             str(len(attempts)) if isinstance(attempts, list) else _DASH,
         )
     return table
@@ -217,11 +240,14 @@ def job_view(job: Mapping[str, Any], now: datetime | None = None) -> Group:
         head.add_row(label, fmt_when(job.get(f"{label}_at"), at))
     if job.get("reason"):
         head.add_row("reason", str(job["reason"]))
+    if isinstance(job.get("usage"), Mapping):
+        head.add_row("usage", usage_text(job["usage"], compact=True))
     attempts = job.get("attempts") or []
     table = Table(title="attempts", title_justify="left", header_style="bold", show_lines=True)
     for col in ("#", "SITE", "SLURM ID", "STATE", "PLACED BECAUSE", "SCORES", "ENDED BECAUSE"):
         table.add_column(col, overflow="fold")
     table.add_column("TIMES", no_wrap=True)
+    table.add_column("USAGE", no_wrap=True)
     for a in attempts:
         site = _s(a.get("site")) + (f"\n{a['partition']}" if a.get("partition") else "")
         state = state_text(a.get("state"))
@@ -236,6 +262,7 @@ def job_view(job: Mapping[str, Any], now: datetime | None = None) -> Group:
             scores_text(a.get("scores"), a.get("site")),
             _s(a.get("end_reason")),
             _times(a, at),
+            usage_text(a.get("usage")),
         )
     if not attempts:
         return Group(head, Text("no attempts yet (not placed)", style="dim"))

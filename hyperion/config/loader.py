@@ -61,7 +61,7 @@ def _format_errors(path: Path, err: ValidationError) -> str:
         shown = (
             "" if e["type"] in {"missing"} or isinstance(got, dict | list) else f" (got {got!r})"
         )
-        lines.append(f"  {key}: {msg}{shown}")
+        lines.append(f"  {key}: {msg}{shown}" if key else f"  {msg}{shown}")
     return "\n".join(lines)
 
 

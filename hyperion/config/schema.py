@@ -131,12 +131,34 @@ AccessConfig = Annotated[LocalAccess | SshAccess | RestAccess, Field(discriminat
 
 
 class Prices(_Strict):
-    """What running costs at a site; all in ``currency``."""
+    """What running costs at a site; all in ``currency`` (see docs/ledger.md)."""
 
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
     core_hour: float = Field(0.0, ge=0)
     gpu_hour: float = Field(0.0, ge=0)
     node_hour: float = Field(0.0, ge=0, description="cloud nodes: price per powered-up node-hour")
+    boot_billed: bool = Field(
+        True, description="cloud nodes: each job's nodes are also billed for the boot_time"
+    )
+    spot_discount: float = Field(
+        0.0, ge=0, lt=1, description="share off the price on the site's preemptible partitions"
+    )
+    spot_preemption_rate: float = Field(
+        0.0, ge=0, description="preemptions per hour expected on the preemptible partitions"
+    )
+
+
+class PowerModel(_Strict):
+    """Electrical power of a partition's nodes, for the energy ledger (and the simulator).
+
+    A job draws ``core_w`` per allocated core and ``gpu_w`` per GPU, plus its share of its
+    nodes' ``idle_w_per_node``; ``pue`` multiplies the whole (cooling, distribution).
+    """
+
+    core_w: float = Field(10.0, ge=0, description="watts per allocated core")
+    gpu_w: float = Field(300.0, ge=0, description="watts per allocated GPU")
+    idle_w_per_node: float = Field(0.0, ge=0, description="watts a node draws, busy or not")
+    pue: float = Field(1.0, ge=1.0, description="power usage effectiveness of the data centre")
 
 
 class Limits(_Strict):
@@ -165,6 +187,7 @@ class PartitionConfig(_Strict):
     cloud: bool = False
     boot_time: Duration = 0
     idle_poweroff: Duration = None
+    power: PowerModel | None = Field(None, description="overrides the site's power model")
 
     @property
     def slurm_partition(self) -> str:
@@ -190,6 +213,7 @@ class SiteConfig(_Strict):
     access: AccessConfig
     partitions: list[PartitionConfig] = Field(min_length=1)
     prices: Prices = Prices()
+    power: PowerModel = PowerModel()
     limits: Limits = Limits()
     carbon_zone: str | None = Field(None, description="Electricity Maps zone id, e.g. 'DE'")
     account_map: dict[str, str] = Field(default_factory=dict)
@@ -203,7 +227,17 @@ class SiteConfig(_Strict):
             raise ValueError(f"partition names must be unique, repeated: {', '.join(dupes)}")
         if sum(p.default for p in self.partitions) > 1:
             raise ValueError("at most one partition may be default = true")
+        spot = self.prices.spot_discount or self.prices.spot_preemption_rate
+        if spot and not any(p.preemptible for p in self.partitions):
+            raise ValueError(
+                "prices.spot_discount and spot_preemption_rate apply to preemptible partitions, "
+                "and this site has none: set preemptible = true on the spot partition"
+            )
         return self
+
+    def power_of(self, part: PartitionConfig) -> PowerModel:
+        """The partition's power model: its own, else the site's."""
+        return part.power or self.power
 
     def partition(self, name: str) -> PartitionConfig | None:
         """The partition called ``name`` (Hyperion's name), or None."""
@@ -247,6 +281,12 @@ class DaemonSettings(_Strict):
         description="with late binding, Hyperion's jobs at a site (waiting or running) may use "
         "up to (1 + site_backlog) x the CPUs of its largest partition",
     )
+    held_poll_interval_s: float = Field(
+        0.5,
+        gt=0,
+        description="with late binding, the poll interval while jobs are held: how soon "
+        "Hyperion sees the cores a job's end frees",
+    )
     hold_bypass_s: float = Field(
         60.0,
         ge=0,
@@ -255,12 +295,60 @@ class DaemonSettings(_Strict):
     )
 
 
+Period = Literal["day", "week", "month", "quarter", "year"]
+
+
+class AccountBudget(_Strict):
+    """What one account may spend per period, in the budgets' currency."""
+
+    amount: float = Field(ge=0)
+    period: Period | None = Field(None, description="overrides budgets.period")
+
+
+class Budgets(_Strict):
+    """The optional ``[budgets]`` table: spending caps per account (see docs/ledger.md)."""
+
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+    period: Period = Field("month", description="calendar periods in UTC")
+    exchange_rates: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="units of the budgets' currency per unit of a site's currency",
+    )
+    accounts: dict[str, AccountBudget] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _rates(self) -> Budgets:
+        bad = sorted(c for c in self.exchange_rates if not re.fullmatch(r"[A-Z]{3}", c))
+        if bad:
+            raise ValueError(f"exchange_rates: {bad[0]!r} is not a currency code such as USD")
+        return self
+
+    def rate(self, currency: str) -> float | None:
+        """Budget-currency units per unit of ``currency``; None when unknown."""
+        return 1.0 if currency == self.currency else self.exchange_rates.get(currency)
+
+
 class HyperionConfig(_Strict):
     """A whole configuration file: the sites and where it was read from."""
 
     sites: dict[str, SiteConfig]
     hyperion: DaemonSettings = DaemonSettings()
+    budgets: Budgets = Budgets()
     source: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _budget_currencies(self) -> HyperionConfig:
+        if not self.budgets.accounts:
+            return self
+        for name, site in sorted(self.sites.items()):
+            cur = site.prices.currency
+            if self.budgets.rate(cur) is None:
+                raise ValueError(
+                    f"sites.{name}.prices.currency is {cur} but the budgets are in "
+                    f"{self.budgets.currency}: add budgets.exchange_rates.{cur} = "
+                    f"<{self.budgets.currency} per {cur}>"
+                )
+        return self
 
     def site(self, name: str) -> SiteConfig:
         """The site called ``name``; a clear error listing the known sites otherwise."""

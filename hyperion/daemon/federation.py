@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hyperion.config.schema import HyperionConfig
+from hyperion.daemon import budget
 from hyperion.daemon.identity import Caller
 from hyperion.daemon.jobs import JobInput, build_submission, parse_job_input
+from hyperion.daemon.ledger import LedgerRecorder
 from hyperion.errors import HyperionError, JobRejected, SiteError, SiteUnreachable
 from hyperion.placement.cost import job_cost
 from hyperion.placement.feasible import Feasible, candidates
 from hyperion.placement.heuristics import get_policy
 from hyperion.placement.policy import Candidate, Decision, Policy
 from hyperion.sites import SiteConnector, SubmitOutcomeUnknown, connect
-from hyperion.state import repo
+from hyperion.state import ledger, repo
 from hyperion.state.db import session
 from hyperion.state.models import Attempt, AttemptState, HyperionJobState, Job
 from hyperion.types import JobRequest, JobState, SiteState
@@ -129,6 +131,8 @@ class Federation:
         self.policy_errors: dict[str, str] = {}
         #: set when a held job may now find room (a new held job, a poll that saw changes)
         self.wake = threading.Event()
+        #: energy, cost and CO2 of finished attempts (docs/ledger.md)
+        self.ledger = LedgerRecorder(config, engine, log)
         self._pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
         self._estimate_pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
         with session(self.engine) as s:
@@ -460,6 +464,7 @@ class Federation:
         room (late binding); with test_only, only explain the decision."""
         job = parse_job_input(body, who)
         known = self.feasible(job.request, job, pin=job.site)
+        known, budget_note = budget.filter_candidates(self.config, self.engine, job.request, known)
         hold, full = self._hold(job, known[0]) if known[0] else (None, set())
         if hold is not None and not job.test_only:
             return self._hold_new(job, hold)
@@ -473,6 +478,7 @@ class Federation:
             # the sites with room could not take it now; those with a full queue still may
             hold = f"held by Hyperion: the sites with room could not take it ({exc})"
             return self._hold_new(job, hold)
+        placement = budget.with_note(placement, budget_note)
         if job.test_only:
             out = placement.as_dict()
             out["hold"] = hold
@@ -484,7 +490,9 @@ class Federation:
 
     def job_view(self, job_id: str) -> dict[str, Any]:
         with session(self.engine, write=False) as s:
-            return repo.job_to_dict(_job(s, job_id), repo.attempts_of(s, job_id))
+            out = repo.job_to_dict(_job(s, job_id), repo.attempts_of(s, job_id))
+            ledger.attach_usage(s, [out])
+            return out
 
     def list_jobs(self, who: Caller, query: dict[str, str]) -> list[dict[str, Any]]:
         owner = query.get("user")
@@ -501,7 +509,9 @@ class Federation:
                 limit=1000,
             )
             attempts = repo.attempts_by_job(s, [r.id for r in rows])
-            return [repo.job_to_dict(r, attempts.get(r.id, [])) for r in rows]
+            out = [repo.job_to_dict(r, attempts.get(r.id, [])) for r in rows]
+            ledger.attach_usage(s, out)
+            return out
 
     def _own(self, who: Caller, job_id: str) -> None:
         with session(self.engine, write=False) as s:
@@ -676,10 +686,11 @@ class Federation:
         self.poll_interval = floor if changed else min(ceiling, self.poll_interval * 1.5)
         if self.settings.late_binding:
             with session(self.engine, write=False) as s:
-                if repo.held_jobs(s, limit=1):
-                    self.poll_interval = floor  # held jobs wait for what the polls see
+                if repo.held_jobs(s, limit=1):  # held jobs wait for what the polls see
+                    self.poll_interval = min(floor, self.settings.held_poll_interval_s)
         if changed:
             self.wake.set()  # jobs started or ended: held jobs may find room
+            self.ledger.record_finished()
 
     def _poll_site(self, site: str, pairs: list[tuple[int, str]]) -> bool:
         h = self.health[site]
@@ -720,6 +731,7 @@ class Federation:
         from hyperion.daemon.recovery import reconcile
 
         reconcile(self)
+        self.ledger.record_finished()  # attempts ended by cancels and recovery too
 
     def replace(self) -> None:
         """Move jobs pending too long to a site that predicts an earlier start by a margin."""

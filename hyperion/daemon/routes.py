@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from hyperion.api.server import ApiError, Request, Route
+from hyperion.daemon.budget import BudgetExceeded
 from hyperion.daemon.federation import Federation, PlacementError
+from hyperion.daemon.report import report
 from hyperion.errors import HyperionError, JobRejected, SiteError
 from hyperion.state.ids import parse_job_id
 from hyperion.state.models import HyperionJobState
@@ -24,6 +26,8 @@ def routes(fed: Federation) -> list[Route]:
     def submit(req: Request) -> Reply:
         try:
             status, payload = fed.submit(req.caller, req.body)
+        except BudgetExceeded as exc:
+            raise ApiError(402, exc.message, exc.hint) from None
         except PlacementError as exc:
             raise ApiError(
                 503,
@@ -82,6 +86,9 @@ def routes(fed: Federation) -> list[Route]:
             raise ApiError(404, f"no site {site}", f"sites: {', '.join(sorted(fed.config.sites))}")
         return site
 
+    def usage_report(req: Request) -> Reply:
+        return 200, {"report": report(fed.engine, req.caller, req.query)}
+
     def drain(req: Request) -> Reply:
         return 200, {"site": fed.set_drained(_site(req), True)}
 
@@ -95,6 +102,13 @@ def routes(fed: Federation) -> list[Route]:
         Route("GET", "/jobs/{job_id}", get_job, "one job with its attempts"),
         Route("DELETE", "/jobs/{job_id}", cancel_job, "cancel a job wherever it is"),
         Route("GET", "/sites", sites, "per-site health and load"),
+        Route(
+            "GET",
+            "/report",
+            usage_report,
+            "ledger totals (jobs, core-hours, kWh, cost, gCO2) per group: ?by=user|account|site"
+            "&since=EPOCH&until=EPOCH (users: their own attempts; admins: everyone's)",
+        ),
         Route("POST", "/sites/{site}/drain", drain, "stop placing on a site", admin=True),
         Route("POST", "/sites/{site}/resume", resume, "allow placing on a site again", admin=True),
     ]

@@ -16,6 +16,7 @@ import inspect
 import math
 import random
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 
 from hyperion.errors import HyperionError
 from hyperion.placement.policy import Candidate, Decision, Policy
@@ -125,16 +126,257 @@ class CheapestPolicy(Policy):
         return _pick(candidates, scores, "lowest cost")
 
 
+#: shortest run time a slack or a slowdown is measured against (the bounded-slowdown threshold)
+MIN_RUN_S = 10.0
+
+
+def _run_s(job: JobRequest) -> float:
+    """The job's estimated run time: its time limit, else an hour."""
+    return float(job.time_limit_s) if job.time_limit_s else 3600.0
+
+
 class GreenestPolicy(Policy):
-    """The site with the lowest grid carbon intensity now (unknown ranks last)."""
+    """The site with the lowest grid carbon intensity now (unknown ranks last).
+
+    Alone it sends everything to the greenest site however long the queue there. With ``slack``
+    it chooses only among the sites whose estimated start is at most ``slack_s`` seconds plus
+    ``slack`` times the job's time limit (at least 10 s) after the earliest, so a job waits at
+    most about ``slack`` of its own length (and its bounded slowdown grows by at most ``slack``)
+    for greener power.
+    """
 
     name = "greenest"
 
+    def __init__(self, slack: float | None = None, slack_s: float = 0.0) -> None:
+        if (slack is not None and slack < 0) or slack_s < 0:
+            raise HyperionError(
+                f"policy {self.name!r}: slack and slack_s must be >= 0 "
+                f"(got slack={slack}, slack_s={slack_s})"
+            )
+        self.slack = None if slack is None else float(slack)
+        self.slack_s = float(slack_s)
+        self.needs_start_estimate = slack is not None
+
+    def eligible(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> list[bool]:
+        """Which candidates start within the slack of the earliest (all without a slack)."""
+        if self.slack is None:
+            return [True] * len(candidates)
+        est = [c.est_start if c.est_start is not None else math.inf for c in candidates]
+        first = min(est)
+        if not math.isfinite(first):
+            return [True] * len(candidates)
+        limit = first + self.slack_s + self.slack * max(job.time_limit_s or 0.0, MIN_RUN_S)
+        return [e <= limit for e in est]
+
+    def intensity(self, c: Candidate, start: float, seconds: float) -> float:
+        """The intensity the job would run at on ``c`` (here: the current one; inf: unknown)."""
+        return c.carbon_g_per_kwh if c.carbon_g_per_kwh is not None else math.inf
+
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
+        ok = self.eligible(job, candidates, now)
+        run = _run_s(job)
         scores = [
-            c.carbon_g_per_kwh if c.carbon_g_per_kwh is not None else math.inf for c in candidates
+            self.intensity(c, max(c.est_start or now, now), run) if good else math.inf
+            for c, good in zip(candidates, ok, strict=True)
         ]
-        return _pick(candidates, scores, "lowest carbon intensity")
+        if all(math.isinf(x) for x in scores):  # nothing known: the earliest / first site
+            scores = [0.0 if good else 1.0 for good in ok]
+        reason = "lowest carbon intensity"
+        if self.slack is not None:
+            reason += f" among sites starting within slack {self.slack:g}x run + {self.slack_s:g} s"
+        return _pick(candidates, scores, reason)
+
+
+class _Curve:
+    """Hourly forecast points as a step function with O(1) means; past its last point it repeats
+    its last day (a daily cycle), before its first point it holds the first value."""
+
+    __slots__ = ("t0", "vals", "cum", "tail", "tail_cum")
+
+    def __init__(self, points: Sequence[tuple[float, float]]) -> None:
+        self.t0 = points[0][0]
+        self.vals = [v for _, v in points]
+        self.cum = [0.0, *accumulate(self.vals)]
+        self.tail = self.vals[-24:]
+        self.tail_cum = [0.0, *accumulate(self.tail)]
+
+    def _area(self, hours: float) -> float:
+        """Integral from ``t0`` over ``hours`` hours (>= 0), in value x hours."""
+        n = len(self.vals)
+        if hours < n:
+            i = int(hours)
+            return self.cum[i] + (hours - i) * self.vals[i]
+        cycles, rest = divmod(hours - n, len(self.tail))
+        i = int(rest)
+        return (
+            self.cum[n]
+            + cycles * self.tail_cum[-1]
+            + self.tail_cum[i]
+            + (rest - i) * self.tail[min(i, len(self.tail) - 1)]
+        )
+
+    def mean(self, start: float, seconds: float) -> float:
+        """Mean value over ``[start, start + seconds]``."""
+        a = max(start - self.t0, 0.0) / 3600.0
+        b = a + max(seconds, 1.0) / 3600.0
+        return (self._area(b) - self._area(a)) / (b - a)
+
+
+class CarbonAwarePolicy(GreenestPolicy):
+    """Greenest within a slack of the earliest start, judged on the forecast over the job's run;
+    flexible jobs are time-shifted.
+
+    A job without flexibility goes to the site with the lowest forecast mean intensity over its
+    estimated run among the sites whose estimated start is within the slack of the earliest
+    (see :class:`GreenestPolicy`); it is never delayed. A job that declares flexibility
+    (``carbon_flex_s``, ``deadline``; with ``shift``) may start as late as its flexibility
+    allows (now + flex, deadline - time limit) and, to keep its slowdown bounded, no later than
+    ``slack_s`` plus ``flex_slack`` times its time limit after the earliest estimated start.
+    Every site whose estimated start falls in that window or in the slack (a deadline still
+    holds) is scored by the forecast mean over the run, at that estimated start and at each
+    later hour boundary in the window; the job is held (``not_before``) until the best of those
+    when that is greener than the best immediate start by at least ``min_gain`` (a fraction) and
+    ``min_gain_g`` gCO2/kWh (holding a job costs the sites its capacity now; a small gain does
+    not pay for that). Hours into which held jobs
+    already amount to ``book_cap`` of a site's cores are not offered again, so held jobs do not
+    all pile into the same dip. Without a forecast the current intensity stands for the whole
+    run and nothing is held.
+    """
+
+    name = "carbon-aware"
+    needs_forecast = True
+
+    def __init__(
+        self,
+        slack: float = 4.0,
+        slack_s: float = 0.0,
+        shift: bool = True,
+        flex_slack: float = 4.0,
+        min_gain: float = 0.05,
+        min_gain_g: float = 25.0,
+        book_cap: float = 0.5,
+    ) -> None:
+        super().__init__(slack, slack_s)
+        if (
+            not 0.0 <= min_gain < 1.0
+            or min(flex_slack, min_gain_g) < 0
+            or not 0.0 < book_cap <= 1.0
+        ):
+            raise HyperionError(
+                f"policy {self.name!r}: need min_gain in [0, 1), flex_slack >= 0, min_gain_g >= 0 "
+                f"and book_cap in (0, 1] (got {min_gain}, {flex_slack}, {min_gain_g}, {book_cap})"
+            )
+        self.shift = bool(shift)
+        self.flex_slack = float(flex_slack)
+        self.min_gain = float(min_gain)
+        self.min_gain_g = float(min_gain_g)
+        self.book_cap = float(book_cap)
+        self._curves: dict[str, tuple[tuple[tuple[float, float], ...], _Curve]] = {}
+        self._booked: dict[tuple[str, float], int] = {}
+        self._pruned = -math.inf
+
+    def _curve(self, c: Candidate) -> _Curve | None:
+        fc = c.carbon_forecast
+        if not fc:
+            return None
+        hit = self._curves.get(c.site)
+        if hit is not None and hit[0] is fc:
+            return hit[1]
+        curve = _Curve(fc)
+        self._curves[c.site] = (fc, curve)
+        return curve
+
+    def intensity(self, c: Candidate, start: float, seconds: float) -> float:
+        curve = self._curve(c)
+        if curve is None:
+            return super().intensity(c, start, seconds)
+        return curve.mean(start, seconds)
+
+    @staticmethod
+    def latest_start(job: JobRequest, now: float) -> float | None:
+        """The latest start the job's flexibility allows (None: no flexibility)."""
+        limits = []
+        if job.carbon_flex_s:
+            limits.append(now + job.carbon_flex_s)
+        if job.deadline is not None:
+            limits.append(job.deadline - _run_s(job))
+        return min(limits) if limits else None
+
+    def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
+        latest = self.latest_start(job, now) if self.shift else None
+        if latest is not None and latest > now:
+            d = self._shifted(job, candidates, now, latest)
+            if d is not None:
+                return d
+        return super().decide(job, candidates, now)
+
+    def _free(self, c: Candidate, t: float, cores: int) -> bool:
+        """Whether held jobs leave room for ``cores`` more in the hour starting at ``t``."""
+        p = c.state.partition(c.partition)
+        total = p.total_cpus if p is not None else 0
+        return total <= 0 or self._booked.get((c.site, t), 0) + cores <= self.book_cap * total
+
+    def _book(self, site: str, t: float, run: float, cores: int, now: float) -> None:
+        for h in range(min(max(math.ceil(run / 3600.0), 1), 48)):
+            key = (site, t + h * 3600.0)
+            self._booked[key] = self._booked.get(key, 0) + cores
+        if now - self._pruned > 86400.0:
+            self._booked = {k: v for k, v in self._booked.items() if k[1] >= now - 3600.0}
+            self._pruned = now
+
+    def _shifted(
+        self, job: JobRequest, candidates: Sequence[Candidate], now: float, latest: float
+    ) -> Decision | None:
+        """The greenest (site, start) within the job's flexibility, or None if no site's
+        estimated start meets it."""
+        run = _run_s(job)
+        firsts = [max(c.est_start if c.est_start is not None else now, now) for c in candidates]
+        first = min(firsts)
+        hold_until = min(latest, first + self.slack_s + self.flex_slack * max(run, MIN_RUN_S))
+        window = max(hold_until, first + self.slack_s + (self.slack or 0.0) * max(run, MIN_RUN_S))
+        if job.deadline is not None:
+            window = min(window, job.deadline - run)
+        best: tuple[float, float, bool, int] | None = None  # (score, start, not home, index)
+        asap: tuple[float, float, bool, int] | None = None
+        per_site: list[float] = []
+        for i, (c, start) in enumerate(zip(candidates, firsts, strict=True)):
+            if start > window:
+                per_site.append(math.inf)
+                continue
+            here = (self.intensity(c, start, run), start, not c.home, i)
+            asap = here if asap is None or here < asap else asap
+            site_best = here
+            curve = self._curve(c)
+            if curve is not None:
+                t = curve.t0 + (math.floor((start - curve.t0) / 3600.0) + 1) * 3600.0
+                while t <= hold_until:
+                    if self._free(c, t, job.cpus):
+                        site_best = min(site_best, (curve.mean(t, run), t, not c.home, i))
+                    t += 3600.0
+            best = site_best if best is None or site_best < best else best
+            per_site.append(site_best[0])
+        if best is None or asap is None:
+            return None
+        scores = {c.site: x for c, x in zip(candidates, per_site, strict=True)}
+        gain = asap[0] - best[0]
+        if best[1] > firsts[best[3]] and gain >= max(self.min_gain * asap[0], self.min_gain_g):
+            c = candidates[best[3]]
+            self._book(c.site, best[1], run, job.cpus, now)
+            return Decision(
+                site=c.site,
+                partition=c.partition,
+                reason=f"flexible: held {(best[1] - now) / 3600:.1f} h for a greener window "
+                f"({best[0]:.0f} instead of {asap[0]:.0f} gCO2/kWh)",
+                scores=scores,
+                not_before=best[1],
+            )
+        c = candidates[asap[3]]
+        return Decision(
+            site=c.site,
+            partition=c.partition,
+            reason="flexible: the greenest start within its flexibility is its earliest",
+            scores=scores,
+        )
 
 
 def _normalise(values: Sequence[float]) -> list[float]:
@@ -145,9 +387,14 @@ def _normalise(values: Sequence[float]) -> list[float]:
 
 
 class WeightedPolicy(Policy):
-    """A weighted sum of normalised estimated wait, cost and carbon (each scaled to [0, 1]).
+    """A weighted sum of normalised estimated wait, cost and carbon.
 
-    Carbon is the intensity now times the job's estimated energy when known, else the intensity.
+    The wait term is the estimated wait over the job's time limit (at least 10 s): what the wait
+    adds to the job's bounded slowdown, so an hour matters for a short job and not for a day-long
+    one (without a time limit: the wait over the largest candidate's, in [0, 1]). Cost and carbon
+    are scaled to [0, 1] by their largest candidate; carbon is the intensity now times the job's
+    estimated energy when known, else the intensity. With the default weights a job waits for a
+    site about ten times greener up to about 0.9 of its own length.
     """
 
     name = "weighted"
@@ -164,7 +411,7 @@ class WeightedPolicy(Policy):
 
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
         ww, wc, wg = self.weights
-        waits = _normalise(
+        raw = (
             [
                 max(c.est_start - now, 0.0) if c.est_start is not None else math.inf
                 for c in candidates
@@ -172,6 +419,14 @@ class WeightedPolicy(Policy):
             if ww
             else [0.0] * len(candidates)
         )
+        if job.time_limit_s:
+            scale = max(float(job.time_limit_s), MIN_RUN_S)
+            waits = [w / scale if math.isfinite(w) else math.inf for w in raw]
+            if any(math.isinf(w) for w in waits):
+                top = max((w for w in waits if math.isfinite(w)), default=0.0)
+                waits = [w if math.isfinite(w) else top + 1.0 for w in waits]
+        else:
+            waits = _normalise(raw)
         costs = _normalise([c.cost if c.cost is not None else math.inf for c in candidates])
         carbon = _normalise(
             [
@@ -195,6 +450,7 @@ POLICIES: dict[str, Callable[..., Policy]] = {
     "cheapest": CheapestPolicy,
     "greenest": GreenestPolicy,
     "weighted": WeightedPolicy,
+    "carbon-aware": CarbonAwarePolicy,
 }
 
 

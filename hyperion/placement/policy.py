@@ -7,7 +7,8 @@ per-site scores behind it, so ``hsub --test-only`` and the simulator can both ex
 
 Estimating the start time is the costliest input (live: ``sbatch --test-only`` per site; in the
 simulator: a backfill plan per site), so callers fill :attr:`Candidate.est_start` only when the
-policy says :attr:`Policy.needs_start_estimate`.
+policy says :attr:`Policy.needs_start_estimate`, and :attr:`Candidate.carbon_forecast` only when it
+says :attr:`Policy.needs_forecast`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from hyperion.types import JobRequest, SiteState
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One site a job could go to, with what the policy may weigh."""
+    """One site a job could go to, with what the policy may weigh.
+
+    ``carbon_forecast`` holds hourly ``(start time, gCO2/kWh)`` points, the first being the hour
+    that contains ``now`` (its observed value); None when the caller has no forecast.
+    """
 
     site: str
     state: SiteState
@@ -32,6 +37,7 @@ class Candidate:
     carbon_g_per_kwh: float | None = None
     est_energy_kwh: float | None = None
     home: bool = False
+    carbon_forecast: tuple[tuple[float, float], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,8 @@ class Policy(ABC):
     name: str = "policy"
     #: set True when :meth:`decide` reads :attr:`Candidate.est_start`
     needs_start_estimate: bool = False
+    #: set True when :meth:`decide` reads :attr:`Candidate.carbon_forecast`
+    needs_forecast: bool = False
 
     @abstractmethod
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:

@@ -27,6 +27,7 @@ from hyperion.sim.site import EnergyModel, PriceModel, SimSite
 from hyperion.sim.swf import SwfTrace, TraceError, parse_swf, read_swf
 from hyperion.sim.workload import (
     annotate_gpus,
+    assign_flex,
     assign_homes,
     assign_partitions,
     assign_priorities,
@@ -71,6 +72,7 @@ __all__ = [
     "SwfTrace",
     "TraceError",
     "annotate_gpus",
+    "assign_flex",
     "assign_homes",
     "assign_partitions",
     "assign_priorities",

@@ -1,29 +1,22 @@
 """Grid carbon-intensity time series for the simulator (hourly, gCO2eq/kWh).
 
-Reads Electricity Maps CSV exports (``Datetime (UTC)`` plus ``Carbon Intensity gCO₂eq/kWh
-(direct)``; dates as ``YYYY-MM-DD HH:MM:SS`` or ``DD/MM/YYYY HH:MM``) and generic two-column
-``time,value`` CSVs (ISO 8601 or epoch seconds). The series is resampled to hourly steps by
-carrying the last value forward; simulated time ``t`` reads hour ``(t + offset) // 3600`` of the
-series, wrapping around at its end so a long trace never runs off a one-year series.
+Reads Electricity Maps CSV exports and generic ``time,value`` CSVs through the one reader in
+:mod:`hyperion.carbon.csvfile` (``CarbonError`` lives in :mod:`hyperion.carbon.series`). The
+series is resampled to hourly steps by carrying the last value forward; simulated time ``t``
+reads hour ``(t + offset) // 3600`` of the series, wrapping around at its end so a long trace
+never runs off a one-year series.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from itertools import accumulate
 from pathlib import Path
 
-from hyperion.errors import HyperionError
+from hyperion.carbon.csvfile import read_hourly
+from hyperion.carbon.series import HOUR, CarbonError
 
-HOUR = 3600.0
-
-
-class CarbonError(HyperionError):
-    """A carbon-intensity file is missing or cannot be understood."""
-
-    exit_code = 2
+__all__ = ["HOUR", "CarbonError", "CarbonSeries", "read_carbon_csv"]
 
 
 class CarbonSeries:
@@ -84,102 +77,10 @@ class CarbonSeries:
         return tuple((t + h * HOUR, self.at(t + h * HOUR)) for h in range(hours))
 
 
-_TIME_KEYS = ("datetime", "timestamp", "time", "date")
-
-
-def _parse_time(text: str, dayfirst: bool) -> float:
-    s = text.strip()
-    try:
-        return float(s)
-    except ValueError:
-        pass
-    if "/" in s:
-        fmt_date = "%d/%m/%Y" if dayfirst else "%m/%d/%Y"
-        for fmt in (f"{fmt_date} %H:%M", f"{fmt_date} %H:%M:%S", fmt_date):
-            try:
-                return datetime.strptime(s, fmt).replace(tzinfo=UTC).timestamp()
-            except ValueError:
-                continue
-        raise ValueError(s)
-    dt = datetime.fromisoformat(s)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
-
-
-def _pick_columns(header: list[str], column: str | None) -> tuple[int, int]:
-    low = [h.strip().lower() for h in header]
-    t_idx = next((i for i, h in enumerate(low) for k in _TIME_KEYS if k in h), 0)
-    if column is not None:
-        if column not in header:
-            raise CarbonError(
-                f"no column {column!r}", hint=f"columns are: {', '.join(h.strip() for h in header)}"
-            )
-        return t_idx, header.index(column)
-    prefs: tuple[Callable[[str], bool], ...] = (
-        lambda h: "carbon" in h and "intensity" in h and "direct" in h,
-        lambda h: "carbon" in h and "intensity" in h,
-        lambda h: "intensity" in h or "gco2" in h,
-    )
-    for pref in prefs:
-        for i, h in enumerate(low):
-            if i != t_idx and pref(h):
-                return t_idx, i
-    if len(header) == 2:
-        return t_idx, 1 - t_idx
-    raise CarbonError(
-        "cannot tell which column holds the carbon intensity",
-        hint=f"pass the column name; columns are: {', '.join(h.strip() for h in header)}",
-    )
-
-
 def read_carbon_csv(
     path: str | Path, *, column: str | None = None, offset: float = 0.0
 ) -> CarbonSeries:
-    """Read an hourly carbon-intensity CSV (see the module docstring)."""
-    p = Path(path)
-    try:
-        with p.open(encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.reader(fh))
-    except FileNotFoundError:
-        raise CarbonError(f"{p}: no such carbon-intensity file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CarbonError(f"{p}: cannot read the carbon-intensity file: {exc}") from None
-    if len(rows) < 2:
-        raise CarbonError(f"{p}: needs a header line and at least one row")
-    try:
-        t_idx, v_idx = _pick_columns(rows[0], column)
-    except CarbonError as exc:
-        raise CarbonError(f"{p}: {exc.message}", hint=exc.hint) from None
-    body = [r for r in rows[1:] if len(r) > max(t_idx, v_idx) and r[v_idx].strip()]
-    dayfirst = True
-    for r in body:
-        parts = r[t_idx].strip().split(" ")[0].split("/")
-        if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) > 12:
-            dayfirst = False
-            break
-    points: list[tuple[float, float]] = []
-    for lineno, r in enumerate(rows[1:], 2):
-        if len(r) <= max(t_idx, v_idx) or not r[v_idx].strip():
-            continue
-        try:
-            points.append((_parse_time(r[t_idx], dayfirst), float(r[v_idx])))
-        except ValueError:
-            raise CarbonError(
-                f"{p}, line {lineno}: cannot read time {r[t_idx]!r} or value {r[v_idx]!r}"
-            ) from None
-    if not points:
-        raise CarbonError(f"{p}: no values in column {rows[0][v_idx]!r}")
-    points.sort()
-    start = points[0][0] - points[0][0] % HOUR
-    hours = int((points[-1][0] - start) // HOUR) + 1
-    values: list[float] = []
-    k = 0
-    last = points[0][1]
-    for h in range(hours):
-        edge = start + (h + 1) * HOUR
-        while k < len(points) and points[k][0] < edge:
-            last = points[k][1]
-            k += 1
-        values.append(last)
-    return CarbonSeries(values, name=p.stem, start_epoch=start, offset=offset)
+    """Read an hourly carbon-intensity CSV (see :mod:`hyperion.carbon.csvfile`)."""
+    hourly = read_hourly(path, column=column)
+    name = Path(path).stem
+    return CarbonSeries(hourly.values, name=name, start_epoch=hourly.start, offset=offset)

@@ -47,6 +47,8 @@ def _scenario(args: argparse.Namespace, workloads: list[str], seed: int) -> Scen
         plan_depth=args.plan_depth,
         priority_shares=_priorities(args.priority_share) or None,
         partition_shares=dict(args.partition_share) or None,
+        flex_share=args.flex_share,
+        flex_s=args.flex,
     )
 
 
@@ -91,7 +93,7 @@ def run_sim(args: argparse.Namespace) -> int:
     if not args.trace:
         raise HyperionError("no workload given", hint="pass --trace FILE.swf (or lublin:JOBS:LOAD)")
     sc = _scenario(args, args.trace, args.seed)
-    m = Engine(sc.sites, policy).run(sc.jobs)
+    m = Engine(sc.sites, policy, forecast=args.forecast or "profile").run(sc.jobs)
     if args.json:
         out = {
             "workload": sc.label,
@@ -124,6 +126,9 @@ def render_metrics(console: Console, label: str, m: Metrics) -> None:
         ("cost", _fmt(m.cost, 2)),
         ("simulated jobs/s", _fmt(m.jobs_per_s, 0)),
     ]
+    if m.flexible:
+        rows.insert(5, ("flexible jobs / held / late", f"{m.flexible:,} / {m.held:,} / {m.late:,}"))
+        rows.insert(6, ("mean bounded slowdown, rigid jobs", _fmt(m.mean_bsld_rigid, 2)))
     if m.preemptions:
         rows.insert(3, ("preemptions / core-hours lost", f"{m.preemptions:,} / "
                         f"{_fmt(m.lost_core_s / 3600.0, 1)}"))  # fmt: skip
@@ -187,7 +192,8 @@ def run_eval(args: argparse.Namespace) -> int:
                 sc = _scenario(args, spec.split("+"), seed)
                 for name in names:
                     progress.update(task, description=f"{sc.label}: {name} (seed {seed})")
-                    m = Engine(sc.sites, make_policy(name, seed)).run(sc.jobs)
+                    pol = make_policy(name, seed)
+                    m = Engine(sc.sites, pol, forecast=args.forecast or "profile").run(sc.jobs)
                     row = {k: v for k, v in m.to_dict().items() if k in EVAL_COLUMNS}
                     row.update(workload=sc.label, policy=name, seed=seed)
                     rows.append(row)

@@ -5,7 +5,7 @@ daemon reads them. The live schema rejects unknown keys, so the fields it does n
 a separate *simulator file* (``--sim-config``; by default ``NAME.sim.toml`` beside ``NAME.toml``
 when it exists)::
 
-    [sim.defaults]            # for every site
+    [sim.defaults]            # for every site; power: default the site's [sites.NAME.power]
     core_w = 10.0             # watts per busy core
     gpu_w = 300.0             # watts per busy GPU
     idle_w_per_node = 50.0    # watts every node draws, busy or not
@@ -298,7 +298,7 @@ def site_from_config(
             )
     first = sc.default_partition.name
     pools.sort(key=lambda q: first not in q.names)  # default partition first
-    default = EnergyModel()
+    default = sc.power  # the site config's power model (docs/ledger.md); the sim file overrides
     energy = EnergyModel(
         core_w=float(opts.get("core_w", default.core_w)),
         gpu_w=float(opts.get("gpu_w", default.gpu_w)),

@@ -7,7 +7,8 @@ each, in the order their first ending job had. Each arriving job asks the :class
 site among the sites that could ever run it; a job no site can run is dropped and counted.
 
 The engine is deterministic: it draws no random numbers itself, and a seeded policy
-(``random``) gets its seed from the caller.
+(``random``) gets its seed from the caller. Candidates carry a carbon forecast
+(:mod:`hyperion.sim.forecast`) only for policies that say :attr:`Policy.needs_forecast`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from math import inf
 from hyperion.errors import HyperionError
 from hyperion.placement.policy import Candidate, Policy
 from hyperion.sim.cloud import CloudPool
+from hyperion.sim.forecast import CarbonForecasts, Forecaster
 from hyperion.sim.job import SimJob
 from hyperion.sim.metrics import Metrics, SiteMetrics, job_metrics
 from hyperion.sim.pool import Pool
@@ -36,7 +38,13 @@ Replay = Generator[
 class Engine:
     """Replays a workload on sites under a policy; :meth:`run` returns the metrics."""
 
-    def __init__(self, sites: Sequence[SimSite], policy: Policy) -> None:
+    def __init__(
+        self,
+        sites: Sequence[SimSite],
+        policy: Policy,
+        *,
+        forecast: str | Forecaster | CarbonForecasts = "profile",
+    ) -> None:
         if not sites:
             raise HyperionError("the simulation needs at least one site")
         names = [s.name for s in sites]
@@ -47,6 +55,10 @@ class Engine:
         self.policy = policy
         self.dropped: list[SimJob] = []
         self.moved = 0
+        self.held = 0
+        self.forecasts = (
+            forecast if isinstance(forecast, CarbonForecasts) else CarbonForecasts(forecast)
+        )
 
     # -- placement -------------------------------------------------------------------------
 
@@ -61,6 +73,8 @@ class Engine:
             time_limit_s=int(math.ceil(job.req)),
             partition=job.req_partition,
             user=str(job.user),
+            carbon_flex_s=job.flex or None,
+            deadline=job.deadline,
         )
 
     def _candidates(self, job: SimJob, now: float) -> list[tuple[SimSite, Pool]]:
@@ -77,6 +91,7 @@ class Engine:
         """The :class:`Candidate` of each option, as policies see them (``estimate``: fill
         :attr:`Candidate.est_start`, the costly part)."""
         cands = []
+        forecast = getattr(self.policy, "needs_forecast", False)
         for s, p in options:
             power_w = s.job_power_w(job.cores, job.gpus)
             cands.append(
@@ -90,6 +105,9 @@ class Engine:
                     carbon_g_per_kwh=s.carbon_at(now),
                     est_energy_kwh=power_w * job.req / 3.6e6,
                     home=job.home == s.name,
+                    carbon_forecast=self.forecasts.points(s.carbon, now)
+                    if forecast and s.carbon is not None
+                    else None,
                 )
             )
         return cands
@@ -131,8 +149,9 @@ class Engine:
 
     def replay(self, jobs: Sequence[SimJob]) -> Replay:
         """The event loop as a generator: it yields ``(job, options, now)`` whenever a job has
-        several candidate sites, takes back ``(pool, submit_at)`` (see :meth:`placement`) and
-        returns the jobs in submission order. :meth:`run` answers with the policy; a learning
+        several candidate sites (or one, for a flexible job under a policy that reads forecasts),
+        takes back ``(pool, submit_at)`` (see :meth:`placement`) and returns the jobs in
+        submission order. :meth:`run` answers with the policy; a learning
         environment (:mod:`hyperion.rl.env`) answers with its agent's actions."""
         heap: list[tuple[float, int, SimJob]] = []
         for s in self.sites:
@@ -148,8 +167,12 @@ class Engine:
                 j.clear_run()
         self.dropped = []
         self.moved = 0
+        self.held = 0
+        self.forecasts.reset()
         held: list[tuple[float, int, SimJob, Pool]] = []
         single = len(self.sites) == 1
+        # flexible jobs ask a forecast-reading policy even when they have one candidate
+        shifts = getattr(self.policy, "needs_forecast", False)
         pushpop = heapq.heappop
         n = len(order)
         ai = 0
@@ -175,7 +198,7 @@ class Engine:
             job = order[ai]
             ai += 1
             now = job.submit
-            if single:
+            if single and not (shifts and (job.flex or job.deadline is not None)):
                 site = self.sites[0]
                 pool_or_none = site.pool_for(job)
                 if pool_or_none is None:
@@ -187,7 +210,7 @@ class Engine:
                 if not options:
                     self.dropped.append(job)
                     continue
-                if len(options) == 1:
+                if len(options) == 1 and not (shifts and (job.flex or job.deadline is not None)):
                     pool, at = options[0][1], now
                 else:
                     pool, at = yield job, options, now
@@ -196,6 +219,7 @@ class Engine:
             if job.home is not None and job.home != pool.site:
                 self.moved += 1
             if at > now:
+                self.held += 1
                 heapq.heappush(held, (at, job.idx, job, pool))
                 job.pool = pool
             else:
@@ -208,6 +232,8 @@ class Engine:
         """Metrics of a finished run over ``jobs``."""
         ran = [j for j in jobs if j.start >= 0]
         mean_w, p95_w, max_w, bsld = job_metrics(ran)
+        flexible = [j for j in ran if j.flex > 0 or j.deadline is not None]
+        rigid_bsld = job_metrics([j for j in ran if not (j.flex > 0 or j.deadline is not None)])[3]
         t0 = min((j.submit for j in jobs), default=0.0)
         t1 = max((j.end for j in ran), default=t0)
         span = max(t1 - t0, 1e-9)
@@ -251,7 +277,18 @@ class Engine:
             preemptions=sum(sm.preemptions for sm in sms),
             lost_core_s=sum(sm.lost_core_s for sm in sms),
             cloud_node_h=sum(sm.cloud_node_h for sm in sms),
+            held=self.held,
+            flexible=len(flexible),
+            late=sum(1 for j in flexible if is_late(j)),
+            mean_bsld_rigid=rigid_bsld,
         )
+
+
+def is_late(job: SimJob) -> bool:
+    """A flexible job that ended after its deadline, or started after submit + flex."""
+    if job.deadline is not None and job.end > job.deadline:
+        return True
+    return job.flex > 0 and job.start - job.saved > job.submit + job.flex
 
 
 def site_totals(s: SimSite, t0: float, t1: float) -> SiteMetrics:

@@ -20,8 +20,10 @@ class SimJob:
     count asked, like ``-N``; 0: the scheduler chooses), ``exclusive`` (whole nodes), ``user``,
     ``home`` (the site its user would submit to without Hyperion; None: no preference),
     ``priority`` (higher runs first where a site orders by priority), ``req_partition`` (the
-    partition asked for, like ``sbatch -p``; None: the site's default routing). Memory, node
-    count and ``exclusive`` matter only on node-aware partitions (:mod:`hyperion.sim.nodepool`).
+    partition asked for, like ``sbatch -p``; None: the site's default routing), ``flex`` (seconds
+    the start may be delayed for greener power; 0: none) and ``deadline`` (simulated time by
+    which the job should end; None: none). Memory, node count and ``exclusive`` matter only on
+    node-aware partitions (:mod:`hyperion.sim.nodepool`).
 
     Run fields, set by the engine and the partitions: ``site``, ``partition``, ``start`` and
     ``end`` (of the last, completing run), ``saved`` (run seconds kept by checkpoints across
@@ -48,6 +50,8 @@ class SimJob:
         "home",
         "priority",
         "req_partition",
+        "flex",
+        "deadline",
         "site",
         "partition",
         "start",
@@ -86,6 +90,8 @@ class SimJob:
         home: str | None = None,
         priority: int = 0,
         req_partition: str | None = None,
+        flex: float = 0.0,
+        deadline: float | None = None,
     ) -> None:
         self.idx = 0
         self.job_id = job_id
@@ -102,6 +108,8 @@ class SimJob:
         self.home = home
         self.priority = priority
         self.req_partition = req_partition
+        self.flex = flex
+        self.deadline = deadline
         self.site: str | None = None
         self.partition: str | None = None
         self.start = -1.0
@@ -139,6 +147,8 @@ class SimJob:
             home=self.home,
             priority=self.priority,
             req_partition=self.req_partition,
+            flex=self.flex,
+            deadline=self.deadline,
         )
         j.idx = self.idx
         return j

@@ -51,7 +51,10 @@ class Metrics:
 
     A requeued job's wait is end - submit - run time (its lost work counts as waiting).
     ``preemptions`` counts requeues, ``lost_core_s`` the core-seconds of work they threw away,
-    ``cloud_node_h`` the powered-up node-hours of cloud partitions.
+    ``cloud_node_h`` the powered-up node-hours of cloud partitions. ``held`` counts jobs a policy
+    delayed (``Decision.not_before``), ``flexible`` the jobs that declared time flexibility and
+    ``late`` those of them that ended after their deadline or started after submit + flex;
+    ``mean_bsld_rigid`` is the mean bounded slowdown of the jobs without flexibility.
     """
 
     policy: str
@@ -72,6 +75,10 @@ class Metrics:
     preemptions: int = 0
     lost_core_s: float = 0.0
     cloud_node_h: float = 0.0
+    held: int = 0
+    flexible: int = 0
+    late: int = 0
+    mean_bsld_rigid: float = math.nan
 
     @property
     def jobs_per_s(self) -> float:

@@ -24,6 +24,7 @@ from hyperion.sim.site import SimSite
 from hyperion.sim.swf import read_swf
 from hyperion.sim.workload import (
     annotate_gpus,
+    assign_flex,
     assign_homes,
     assign_partitions,
     assign_priorities,
@@ -101,13 +102,16 @@ def build(
     plan_depth: int = 100,
     priority_shares: dict[int, float] | None = None,
     partition_shares: dict[str, float] | None = None,
+    flex_share: float = 0.0,
+    flex_s: float = 6 * 3600.0,
 ) -> Scenario:
     """A scenario from workload specs and site options (see the module docstring).
 
     ``carbon`` entries are ``SITE=CSV`` (with ``sites_config``: that site's series) or ``CSV``
     (without: one synthetic site per file). ``priority_shares`` and ``partition_shares`` give
     seeded shares of jobs a priority or a partition request (:func:`assign_priorities`,
-    :func:`assign_partitions`); SWF traces carry neither.
+    :func:`assign_partitions`); SWF traces carry neither. ``flex_share`` of the jobs (seeded,
+    :func:`assign_flex`) may start up to ``flex_s`` seconds late for greener power.
     """
     if not workloads:
         raise HyperionError(
@@ -171,5 +175,8 @@ def build(
         jobs = assign_priorities(jobs, priority_shares, seed=seed)
     if partition_shares:
         jobs = assign_partitions(jobs, partition_shares, seed=seed + 1)
+    if flex_share > 0:
+        jobs = assign_flex(jobs, flex_share, flex_s, seed=seed + 2)
+        notes.append(f"{flex_share:.0%} of the jobs may start up to {flex_s / 3600:g} h late")
     label = "+".join(w.label for w in wls)
     return Scenario(sites, jobs, label, notes)

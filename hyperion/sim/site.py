@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hyperion.errors import HyperionError
+from hyperion.placement.energy import busy_power_w
 from hyperion.sim.carbon import CarbonSeries
 from hyperion.sim.cloud import CloudPool
 from hyperion.sim.job import SimJob
@@ -107,8 +108,7 @@ class SimSite:
         return self.carbon.at(t) if self.carbon is not None else None
 
     def job_power_w(self, cores: int, gpus: int) -> float:
-        e = self.energy
-        return (cores * e.core_w + gpus * e.gpu_w) * e.pue
+        return busy_power_w(self.energy, cores, gpus)
 
     def job_cost(self, job: SimJob, seconds: float, pool: Pool, *, nodes: bool = True) -> float:
         """Price of running ``job`` for ``seconds`` on ``pool``; ``nodes`` False leaves out the

@@ -1,5 +1,5 @@
 """Workload helpers: merge several traces into one stream, give jobs a home, add GPU requests,
-priorities and partition requests.
+priorities, partition requests and time flexibility.
 
 All functions return new job lists (the input jobs are left untouched) and are deterministic for
 a given seed.
@@ -148,5 +148,24 @@ def assign_partitions(
     for c, name in _draw(jobs, shares, seed, "partition"):
         if name is not None:
             c.req_partition = name
+        out.append(c)
+    return out
+
+
+def assign_flex(
+    jobs: Sequence[SimJob], share: float, flex_s: float, *, seed: int = 0
+) -> list[SimJob]:
+    """Copies where a seeded ``share`` of jobs may start up to ``flex_s`` seconds late for
+    greener power (like ``hsub --carbon-flex``); the others keep theirs."""
+    if not 0.0 <= share <= 1.0:
+        raise HyperionError(f"flexible share must be within [0, 1], got {share}")
+    if flex_s < 0:
+        raise HyperionError(f"flexibility must be >= 0 seconds, got {flex_s}")
+    rng = random.Random(seed)
+    out = []
+    for j in jobs:
+        c = j.copy()
+        if rng.random() < share:
+            c.flex = float(flex_s)
         out.append(c)
     return out

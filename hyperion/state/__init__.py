@@ -9,7 +9,7 @@ Typical use::
 
 from __future__ import annotations
 
-from hyperion.state import repo
+from hyperion.state import ledger, repo
 from hyperion.state.db import DEFAULT_URL, display_url, make_engine, open_database, session
 from hyperion.state.ids import (
     KEY_COMMENT_PREFIX,
@@ -47,6 +47,7 @@ __all__ = [
     "current_version",
     "display_url",
     "key_from_comment",
+    "ledger",
     "make_engine",
     "migrate",
     "new_job_id",

@@ -103,9 +103,52 @@ def _v1_initial(conn: Connection) -> None:
     md.create_all(conn, checkfirst=False)
 
 
+def _v2_ledger(conn: Connection) -> None:
+    md = sa.MetaData()
+    sa.Table("attempt", md, sa.Column("id", sa.Integer, primary_key=True))  # for the FK only
+    ledger = sa.Table(
+        "ledger",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("attempt_id", sa.Integer, nullable=False),
+        sa.Column("attempt_key", sa.String, nullable=False),
+        sa.Column("job_id", sa.String, nullable=False),
+        sa.Column("owner", sa.String, nullable=False),
+        sa.Column("account", sa.String),
+        sa.Column("site", sa.String, nullable=False),
+        sa.Column("partition", sa.String),
+        sa.Column("started_at", sa.Float, nullable=False),
+        sa.Column("ended_at", sa.Float, nullable=False),
+        sa.Column("elapsed_s", sa.Float, nullable=False),
+        sa.Column("billed_s", sa.Float, nullable=False),
+        sa.Column("cpus", sa.Integer, nullable=False),
+        sa.Column("gpus", sa.Integer, nullable=False),
+        sa.Column("nodes", sa.Integer, nullable=False),
+        sa.Column("core_hours", sa.Float, nullable=False),
+        sa.Column("energy_kwh", sa.Float),
+        sa.Column("energy_source", sa.String),
+        sa.Column("cost", sa.Float),
+        sa.Column("currency", sa.String),
+        sa.Column("co2_g", sa.Float),
+        sa.Column("carbon_g_per_kwh", sa.Float),
+        sa.Column("carbon_stale", sa.Boolean),
+        sa.Column("note", sa.String),
+        sa.Column("recorded_at", sa.Float, nullable=False),
+        sa.UniqueConstraint("attempt_id", name="uq_ledger_attempt_id"),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"], ["attempt.id"], name="fk_ledger_attempt_id_attempt"
+        ),
+        sa.Index("ix_ledger_ended_at", "ended_at"),
+        sa.Index("ix_ledger_owner_ended_at", "owner", "ended_at"),
+        sa.Index("ix_ledger_account_ended_at", "account", "ended_at"),
+    )
+    ledger.create(conn, checkfirst=False)
+
+
 #: every migration, oldest first; append, never edit one that has shipped
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables job, attempt and site_status", _v1_initial),
+    Migration(2, "table ledger: energy, cost and CO2 of each attempt that ran", _v2_ledger),
 )
 
 

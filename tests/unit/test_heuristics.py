@@ -47,7 +47,7 @@ def cand(
 def test_registry_lists_every_baseline() -> None:
     assert list(POLICIES) == [
         "home", "random", "round-robin", "earliest-start",
-        "least-loaded", "cheapest", "greenest", "weighted",
+        "least-loaded", "cheapest", "greenest", "weighted", "carbon-aware",
     ]  # fmt: skip
     for name in POLICIES:
         p = get_policy(name)

@@ -86,7 +86,8 @@ def test_cost_of_core_gpu_and_cloud_node_hours(config: HyperionConfig) -> None:
     assert job_cost(two_hours, alpha.prices, alpha.partitions[0]) == pytest.approx(4 * 2 * 0.02)
     gpu = JobRequest(ntasks=2, gpus=2, time_limit_s=3600)
     assert job_cost(gpu, beta.prices, beta.partitions[0]) == pytest.approx(2 * 0.02 + 2 * 1.20)
-    # cloud: whole nodes are billed (3 cores on 2-core nodes = 2 nodes)
+    # cloud: whole nodes are billed (3 cores on 2-core nodes = 2 nodes), their 2 s boot too
     cloud = JobRequest(ntasks=3, time_limit_s=3600)
-    assert job_cost(cloud, gamma.prices, gamma.partitions[0]) == pytest.approx(2 * 0.10)
+    cost = job_cost(cloud, gamma.prices, gamma.partitions[0])
+    assert cost == pytest.approx(2 * 0.10 * (3600 + 2) / 3600)
     assert job_hours(JobRequest(), alpha.partitions[0]) == 48.0  # the partition's limit

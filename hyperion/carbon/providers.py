@@ -1,0 +1,192 @@
+"""The ``CarbonProvider`` interface, the CSV provider and the cached remote-provider base.
+
+Every provider answers ``history(zone, start, end)`` and ``forecast(zone, now)`` (None when it
+publishes no forecast) with :class:`~hyperion.carbon.series.IntensityResult`. Remote providers
+never raise for a failed call: they answer the last known values with ``stale=True``. Only
+configuration errors (unknown zone, missing file, missing token) raise
+:class:`~hyperion.carbon.series.CarbonError`.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from hyperion.carbon.cache import IntensityCache
+from hyperion.carbon.csvfile import read_points, zone_of_file
+from hyperion.carbon.http import FetchError
+from hyperion.carbon.series import (
+    HOUR,
+    CarbonError,
+    Hourly,
+    IntensityPoint,
+    IntensityResult,
+    hourly_from_points,
+)
+
+Clock = Callable[[], float]
+
+
+class CarbonProvider(ABC):
+    """A source of hourly carbon intensity (gCO2eq/kWh) per zone."""
+
+    name: str = "provider"
+
+    @abstractmethod
+    def history(self, zone: str, start: float, end: float) -> IntensityResult:
+        """Values with ``start <= time < end`` (UTC epoch seconds)."""
+
+    @abstractmethod
+    def forecast(self, zone: str, now: float | None = None) -> IntensityResult | None:
+        """The provider's forecast from the hour of ``now`` on, or None if it has none."""
+
+    def latest(self, zone: str, now: float | None = None) -> IntensityResult:
+        """The newest known value (at most one point) from the last 24 hours."""
+        t = time.time() if now is None else now
+        res = self.history(zone, t - 24 * HOUR, t)
+        pts = res.points[-1:]
+        return IntensityResult(zone, pts, res.source, res.fetched_at, res.stale, res.error)
+
+
+class CsvProvider(CarbonProvider):
+    """Recorded series from CSV files: ``files`` maps zones to CSVs; ``directory`` adds every
+    ``ZONE_*.csv`` in it (several files of one zone are merged). Never stale, no forecast."""
+
+    name = "csv"
+
+    def __init__(
+        self,
+        files: Mapping[str, str | Path | Sequence[str | Path]] | None = None,
+        directory: str | Path | None = None,
+        *,
+        column: str | None = None,
+    ) -> None:
+        self.column = column
+        self._files: dict[str, list[Path]] = {}
+        if directory is not None:
+            d = Path(directory)
+            if not d.is_dir():
+                what = "is not a folder" if d.exists() else "does not exist"
+                raise CarbonError(
+                    f"carbon CSV directory {d} {what}",
+                    hint="set 'directory' to a folder of ZONE_*.csv files",
+                )
+            for p in sorted(d.glob("*.csv")):
+                self._files.setdefault(zone_of_file(p), []).append(p)
+        for zone, paths in (files or {}).items():
+            many = [paths] if isinstance(paths, str | Path) else list(paths)
+            self._files[zone] = [Path(p) for p in many]
+        for zone, paths in self._files.items():
+            for p in paths:
+                if not p.is_file():
+                    raise CarbonError(
+                        f"carbon CSV for zone {zone!r}: no such file {p}",
+                        hint="fix the path in the provider's 'files' table",
+                    )
+        if not self._files:
+            raise CarbonError(
+                "the CSV carbon provider has no files",
+                hint="give 'files' (ZONE = PATH) or a 'directory' with ZONE_*.csv files",
+            )
+        self._series: dict[str, Hourly] = {}
+
+    def zones(self) -> list[str]:
+        return sorted(self._files)
+
+    def series(self, zone: str) -> Hourly:
+        """The whole hourly series of ``zone`` (read once, then kept)."""
+        hit = self._series.get(zone)
+        if hit is not None:
+            return hit
+        paths = self._files.get(zone)
+        if paths is None:
+            raise CarbonError(
+                f"unknown carbon zone {zone!r} for the CSV provider",
+                hint=f"known zones: {', '.join(self.zones())}",
+            )
+        points = [pt for p in paths for pt in read_points(p, column=self.column)]
+        hit = self._series[zone] = hourly_from_points(points, name=zone)
+        return hit
+
+    def history(self, zone: str, start: float, end: float) -> IntensityResult:
+        s = self.series(zone)
+        lo = max(0, int(-((s.start - start) // HOUR)))  # first index with time >= start
+        hi = min(len(s), max(0, int(-((s.start - end) // HOUR))))
+        pts = tuple(IntensityPoint(s.start + i * HOUR, s.values[i]) for i in range(lo, hi))
+        return IntensityResult(zone, pts, self.name, fetched_at=None)
+
+    def forecast(self, zone: str, now: float | None = None) -> IntensityResult | None:
+        self.series(zone)  # an unknown zone is still an error
+        return None
+
+
+class RemoteProvider(CarbonProvider):
+    """Base of the HTTP providers: cache, time-to-live and degradation to stale values."""
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 10.0,
+        cache_dir: Path | None = None,
+        ttl_s: float = 300.0,
+        clock: Clock = time.time,
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.cache = IntensityCache(cache_dir, ttl_s)
+        self.clock = clock
+
+    @abstractmethod
+    def check_zone(self, zone: str) -> None:
+        """Raise :class:`CarbonError` for a zone this provider cannot serve (config error)."""
+
+    @abstractmethod
+    def fetch_history(self, zone: str, start: float, end: float) -> list[IntensityPoint]:
+        """Points in [start, end) from the source; raise FetchError on failure."""
+
+    @abstractmethod
+    def fetch_forecast(self, zone: str, now: float) -> list[IntensityPoint]:
+        """Forecast points from the source; raise FetchError on failure."""
+
+    def history(self, zone: str, start: float, end: float) -> IntensityResult:
+        self.check_zone(zone)
+        key = ("history", zone, str(start // HOUR), str(-(-end // HOUR)))
+        return self._guarded(
+            key, "history", zone, lambda: self.fetch_history(zone, start, end), start, end
+        )
+
+    def forecast(self, zone: str, now: float | None = None) -> IntensityResult | None:
+        self.check_zone(zone)
+        t = self.clock() if now is None else now
+        hour = t - t % HOUR
+        key = ("forecast", zone, str(hour))
+        return self._guarded(
+            key, "forecast", zone, lambda: self.fetch_forecast(zone, t), hour, float("inf")
+        )
+
+    def _guarded(
+        self,
+        key: tuple[str, ...],
+        kind: str,
+        zone: str,
+        fetch: Callable[[], list[IntensityPoint]],
+        start: float,
+        end: float,
+    ) -> IntensityResult:
+        now = self.clock()
+        hit = self.cache.fresh(key, now)
+        if hit is not None:
+            return hit
+        kind_key = (self.name, kind, zone)
+        try:
+            unique = {p.time: p for p in fetch() if start <= p.time < end}
+        except FetchError as exc:
+            known, fetched_at = self.cache.last_known(kind_key, start, end)
+            return IntensityResult(
+                zone, known, self.name, fetched_at=fetched_at, stale=True, error=str(exc)
+            )
+        points = tuple(unique[t] for t in sorted(unique))
+        result = IntensityResult(zone, points, self.name, fetched_at=now)
+        self.cache.store(key, kind_key, result, merge=kind == "history")
+        return result
