@@ -159,8 +159,9 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--forecast",
         metavar="NAME",
-        help="carbon forecast for carbon-aware policies: profile (default, no peeking), "
-        "persistence, or oracle (the real future: an upper bound)",
+        help="carbon forecast for carbon-aware policies: daily-profile-blend (default, sees "
+        "only the past), daily-profile[:DAYS], same-hour-yesterday, persistence, or oracle "
+        "(the real future: an upper bound)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 

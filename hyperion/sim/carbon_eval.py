@@ -11,8 +11,8 @@ Prints per mode the mean over seeds of carbon and mean bounded slowdown, their r
 writes ``carbon.csv`` and ``pareto.png`` (with matplotlib).
 
 Policies are specs ``NAME[:KEY=VALUE...][@FORECAST]``, e.g. ``carbon-aware:slack=8@oracle``
-(the forecast the simulator gives the policy: ``profile`` by default, ``oracle`` is the real
-future and only an upper bound).
+(the forecast the simulator gives the policy: ``daily-profile-blend`` by default, ``oracle``
+is the real future and only an upper bound).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from hyperion.errors import HyperionError
 from hyperion.placement.heuristics import get_policy, is_policy_name
 from hyperion.sim.bound import carbon_lower_bound
 from hyperion.sim.engine import Engine
-from hyperion.sim.forecast import CarbonForecasts
+from hyperion.sim.forecast import DEFAULT_FORECAST, CarbonForecasts
 from hyperion.sim.scenario import build
 
 #: the environment variable naming the directory of the carbon CSVs
@@ -122,7 +122,7 @@ def run_carbon_eval(args: argparse.Namespace) -> int:
             f"site config {sites_config} not found",
             hint="run from the repository root or pass --sites site-configs/sim/carbon4.toml",
         )
-    forecast = args.forecast or "profile"
+    forecast = args.forecast or DEFAULT_FORECAST
     names = DEFAULT_POLICIES if args.policies == "all" else args.policies
     specs = [parse_spec(p, forecast) for p in names.split(",") if p.strip()]
     if BASELINE not in [s.label for s in specs]:

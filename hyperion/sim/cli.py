@@ -16,6 +16,7 @@ from rich.table import Table
 from hyperion.errors import HyperionError
 from hyperion.placement.heuristics import POLICIES, get_policy, is_policy_name, policy_options
 from hyperion.sim.engine import Engine
+from hyperion.sim.forecast import DEFAULT_FORECAST
 from hyperion.sim.metrics import Metrics
 from hyperion.sim.scenario import Scenario, build
 
@@ -93,7 +94,7 @@ def run_sim(args: argparse.Namespace) -> int:
     if not args.trace:
         raise HyperionError("no workload given", hint="pass --trace FILE.swf (or lublin:JOBS:LOAD)")
     sc = _scenario(args, args.trace, args.seed)
-    m = Engine(sc.sites, policy, forecast=args.forecast or "profile").run(sc.jobs)
+    m = Engine(sc.sites, policy, forecast=args.forecast or DEFAULT_FORECAST).run(sc.jobs)
     if args.json:
         out = {
             "workload": sc.label,
@@ -193,7 +194,8 @@ def run_eval(args: argparse.Namespace) -> int:
                 for name in names:
                     progress.update(task, description=f"{sc.label}: {name} (seed {seed})")
                     pol = make_policy(name, seed)
-                    m = Engine(sc.sites, pol, forecast=args.forecast or "profile").run(sc.jobs)
+                    forecast = args.forecast or DEFAULT_FORECAST
+                    m = Engine(sc.sites, pol, forecast=forecast).run(sc.jobs)
                     row = {k: v for k, v in m.to_dict().items() if k in EVAL_COLUMNS}
                     row.update(workload=sc.label, policy=name, seed=seed)
                     rows.append(row)

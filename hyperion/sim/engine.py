@@ -22,7 +22,7 @@ from math import inf
 from hyperion.errors import HyperionError
 from hyperion.placement.policy import Candidate, Policy
 from hyperion.sim.cloud import CloudPool
-from hyperion.sim.forecast import CarbonForecasts, Forecaster
+from hyperion.sim.forecast import DEFAULT_FORECAST, CarbonForecasts
 from hyperion.sim.job import SimJob
 from hyperion.sim.metrics import Metrics, SiteMetrics, job_metrics
 from hyperion.sim.pool import Pool
@@ -43,7 +43,7 @@ class Engine:
         sites: Sequence[SimSite],
         policy: Policy,
         *,
-        forecast: str | Forecaster | CarbonForecasts = "profile",
+        forecast: str | CarbonForecasts = DEFAULT_FORECAST,
     ) -> None:
         if not sites:
             raise HyperionError("the simulation needs at least one site")

@@ -86,7 +86,7 @@ def test_eval_carbon_errors(
 
 
 def test_policy_specs() -> None:
-    s = parse_spec("carbon-aware:slack=8:shift=false@oracle", "profile")
+    s = parse_spec("carbon-aware:slack=8:shift=false@oracle", "daily-profile-blend")
     assert (s.name, s.options, s.forecast) == (
         "carbon-aware",
         {"slack": 8, "shift": False},
@@ -96,8 +96,8 @@ def test_policy_specs() -> None:
     from hyperion.errors import HyperionError
 
     with pytest.raises(HyperionError, match="unknown placement policy"):
-        parse_spec("bluest", "profile")
+        parse_spec("bluest", "daily-profile-blend")
     with pytest.raises(HyperionError, match="unknown carbon forecast"):
-        parse_spec("greenest@tarot", "profile")
+        parse_spec("greenest@tarot", "daily-profile-blend")
     with pytest.raises(HyperionError, match="no option"):
-        parse_spec("greenest:colour=green", "profile")
+        parse_spec("greenest:colour=green", "daily-profile-blend")

@@ -11,7 +11,7 @@ from hyperion.placement.heuristics import CarbonAwarePolicy, get_policy
 from hyperion.placement.policy import Candidate
 from hyperion.sim import CarbonSeries, Engine, Pool, SimJob, SimSite, uniform_sites
 from hyperion.sim.bound import carbon_lower_bound
-from hyperion.sim.forecast import CarbonForecasts, daily_profile, persistence
+from hyperion.sim.forecast import CarbonForecasts
 from hyperion.sim.site import EnergyModel
 from hyperion.sim.workload import assign_flex
 from hyperion.types import JobRequest, PartitionState, SiteState
@@ -161,22 +161,24 @@ def test_without_forecast_nothing_is_held() -> None:
 
 
 def test_forecasters_use_only_the_past() -> None:
-    periodic = [float(i % 24) for i in range(24 * 3)]  # last value: hour 23
-    assert persistence(periodic, 3) == [23.0] * 3
-    assert daily_profile(periodic, 26) == [float(h % 24) for h in range(26)]
-    assert daily_profile([5.0] * 10, 4) == [5.0] * 4  # under a day of history: persistence
+    periodic = CarbonSeries([float(i % 24) for i in range(24 * 4)])
+    now = 3 * 24 * H + 0.5 * H  # day 3, hour 0: three whole days of history
+    pts = CarbonForecasts("daily-profile:3", horizon_h=26).points(periodic, now)
+    assert [v for _, v in pts] == [float(h % 24) for h in range(27)]
+    pers = CarbonForecasts("persistence", horizon_h=3).points(periodic, now)
+    assert [v for _, v in pers] == [0.0, 23.0, 23.0, 23.0]  # now known; then the last ended hour
     values = DIP * 3
     series = CarbonSeries(values)
     now = 24 * H + 0.5 * H  # day 2, hour 0
-    prof = CarbonForecasts("profile").points(series, now)
+    prof = CarbonForecasts().points(series, now)
     assert prof[0] == (24 * H, 300.0) and len(prof) == 49
     oracle = CarbonForecasts("oracle", horizon_h=5).points(series, now)
     assert [v for _, v in oracle] == [300.0, 300.0, 300.0, 50.0, 300.0, 200.0]
     # changing the future does not change the profile forecast
     values2 = DIP * 2 + [999.0] * 24
-    assert CarbonForecasts("profile").points(CarbonSeries(values2), now) == prof
+    assert CarbonForecasts().points(CarbonSeries(values2), now) == prof
     # the history does not wrap around to the end of the series (the future)
-    start = CarbonForecasts("profile", horizon_h=3).points(CarbonSeries([1.0] + [999.0] * 47), 0)
+    start = CarbonForecasts(horizon_h=3).points(CarbonSeries([1.0] + [999.0] * 47), 0)
     assert [v for _, v in start] == [1.0] * 4
     with pytest.raises(HyperionError, match="unknown carbon forecast"):
         CarbonForecasts("crystal-ball")
