@@ -251,3 +251,18 @@ def test_a_submission_works_out_the_candidate_sites_once(
     monkeypatch.setattr(fed, "feasible", counted)
     assert submit(fed, 1)[0]["state"] == "SUBMITTED"
     assert calls == ["feasible"]
+
+
+def test_polls_follow_held_jobs_closely_then_back_off(late: Federation) -> None:
+    late.settings = late.settings.model_copy(
+        update={"poll_interval_s": 2.0, "held_poll_interval_s": 0.25}
+    )
+    submit(late, 12)  # one is held
+    late.poll()
+    assert late.poll_interval == 0.25
+    for name in BUDGET:
+        move(late, name, JobState.COMPLETED)
+    assert late.dispatch() == 1  # the held job goes: nothing is held any more
+    move(late, "alpha", JobState.COMPLETED)
+    late.poll()  # no change seen, nothing held: back to the adaptive interval
+    assert late.poll_interval >= 2.0
