@@ -188,11 +188,12 @@ class Client:
         *,
         site: str | None = None,
         policy: str | None = None,
+        carbon_flex: str | None = None,
     ) -> dict[str, Any]:
         """``POST /jobs``: the envelope, with ``job`` (201) or, for ``test_only``, ``decision``.
 
-        ``argv`` holds sbatch's options only; ``site`` (a pin) and ``policy`` travel as fields
-        of their own, sent only when given.
+        ``argv`` holds sbatch's options only; ``site`` (a pin), ``policy`` and ``carbon_flex``
+        travel as fields of their own, sent only when given.
         """
         body: dict[str, Any] = {
             "argv": list(argv),
@@ -203,7 +204,8 @@ class Client:
             "cwd": cwd,
             "test_only": test_only,
         }
-        body.update({k: v for k, v in (("site", site), ("policy", policy)) if v is not None})
+        extra = (("site", site), ("policy", policy), ("carbon_flex", carbon_flex))
+        body.update({k: v for k, v in extra if v is not None})
         doc = self.request("POST", "/jobs", body=body)
         _dict(doc, "decision" if test_only else "job")
         return doc

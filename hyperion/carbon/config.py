@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hyperion.carbon.providers import CarbonProvider, Clock
+from hyperion.carbon.providers import CarbonProvider, Clock, TimeScale
 from hyperion.carbon.series import CarbonError
 
 
@@ -31,12 +32,20 @@ class _Strict(BaseModel):
 
 
 class CsvProviderConfig(_Strict):
-    """Recorded series: ``files`` (zone -> CSV) and/or ``directory`` (``ZONE_*.csv``)."""
+    """Recorded series: ``files`` (zone -> CSV) and/or ``directory`` (``ZONE_*.csv``).
+
+    Replay (tests, demos): ``time_scale`` series seconds pass per wall second from the daemon's
+    start, ``start`` is the series time at that moment (default: the wall time itself) and
+    ``loop`` repeats the series before its first and after its last hour.
+    """
 
     kind: Literal["csv"]
     files: dict[str, Path | list[Path]] = Field(default_factory=dict)
     directory: Path | None = None
     column: str | None = None
+    time_scale: float = Field(1.0, gt=0)
+    start: datetime | None = None
+    loop: bool = False
 
 
 class _RemoteConfig(_Strict):
@@ -70,9 +79,18 @@ ProviderConfig = Annotated[
 
 
 class CarbonConfig(_Strict):
-    """The ``[carbon]`` table: named providers."""
+    """The ``[carbon]`` table: named providers; ``default_provider`` serves the sites that
+    give only ``carbon_zone`` (default: the only provider, when there is one)."""
 
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    default_provider: str | None = None
+    default_forecaster: str = "daily-profile"
+
+    def default(self) -> str | None:
+        """The provider a bare ``carbon_zone`` refers to, if any."""
+        if self.default_provider is not None:
+            return self.default_provider
+        return next(iter(self.providers)) if len(self.providers) == 1 else None
 
 
 class SiteCarbonConfig(_Strict):
@@ -90,10 +108,23 @@ def _path(p: Path | None, base: Path | None) -> Path | None:
     return p if p.is_absolute() or base is None else base / p
 
 
+def _time_scale(cfg: CsvProviderConfig, wall_origin: float) -> TimeScale:
+    start = cfg.start
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    origin = start.timestamp() if start is not None else None
+    return TimeScale(cfg.time_scale, origin, wall_origin)
+
+
 def make_provider(
-    cfg: ProviderConfig, *, base_dir: Path | None = None, clock: Clock = time.time
+    cfg: ProviderConfig,
+    *,
+    base_dir: Path | None = None,
+    clock: Clock = time.time,
+    wall_origin: float | None = None,
 ) -> CarbonProvider:
-    """The provider a configuration describes; relative paths are taken from ``base_dir``."""
+    """The provider a configuration describes; relative paths are taken from ``base_dir``;
+    ``wall_origin`` (default: now) is when a CSV replay's time scale starts."""
     if isinstance(cfg, CsvProviderConfig):
         from hyperion.carbon.providers import CsvProvider
 
@@ -101,7 +132,9 @@ def make_provider(
         for zone, paths in cfg.files.items():
             many = paths if isinstance(paths, list) else [paths]
             files[zone] = [p for p in (_path(x, base_dir) for x in many) if p is not None]
-        return CsvProvider(files, _path(cfg.directory, base_dir), column=cfg.column)
+        csv = CsvProvider(files, _path(cfg.directory, base_dir), column=cfg.column, loop=cfg.loop)
+        csv.time_scale = _time_scale(cfg, clock() if wall_origin is None else wall_origin)
+        return csv
     cache_dir = _path(cfg.cache_dir, base_dir)
     if isinstance(cfg, ElectricityMapsConfig):
         from hyperion.carbon.electricitymaps import ElectricityMapsProvider
@@ -141,4 +174,14 @@ def load_providers(
             f"{where}.{key}: {first['msg']}",
             hint="provider kinds: csv, electricitymaps, carbonintensity-gb (see docs/carbon.md)",
         ) from None
-    return {name: make_provider(p, base_dir=base_dir) for name, p in cfg.providers.items()}
+    return build_providers(cfg, base_dir=base_dir)
+
+
+def build_providers(
+    cfg: CarbonConfig, *, base_dir: Path | None = None, wall_origin: float | None = None
+) -> dict[str, CarbonProvider]:
+    """The providers of a validated ``[carbon]`` table, by name."""
+    return {
+        name: make_provider(p, base_dir=base_dir, wall_origin=wall_origin)
+        for name, p in cfg.providers.items()
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from hyperion.carbon.cache import IntensityCache
@@ -27,12 +28,47 @@ from hyperion.carbon.series import (
 )
 
 Clock = Callable[[], float]
+#: most points one looping history answer holds (two years of hours)
+_MAX_LOOP_POINTS = 24 * 800
+
+
+@dataclass(frozen=True, slots=True)
+class TimeScale:
+    """Wall time <-> series time of a replayed series: ``scale`` series seconds per wall
+    second from ``wall_origin``, when the series read ``series_origin`` (None: the wall time
+    itself). The identity for live providers."""
+
+    scale: float = 1.0
+    series_origin: float | None = None
+    wall_origin: float = 0.0
+
+    @property
+    def identity(self) -> bool:
+        return self.scale == 1.0 and self.series_origin is None
+
+    def _origin(self) -> float:
+        return self.wall_origin if self.series_origin is None else self.series_origin
+
+    def to_series(self, wall: float) -> float:
+        if self.identity:
+            return wall
+        return self._origin() + (wall - self.wall_origin) * self.scale
+
+    def to_wall(self, t: float) -> float:
+        if self.identity:
+            return t
+        return self.wall_origin + (t - self._origin()) / self.scale
 
 
 class CarbonProvider(ABC):
     """A source of hourly carbon intensity (gCO2eq/kWh) per zone."""
 
     name: str = "provider"
+    #: how wall time maps to the provider's times (a replay at another speed; else identity)
+    time_scale: TimeScale = TimeScale()
+
+    def check_zone(self, zone: str) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`CarbonError` for a zone this provider cannot serve (config error)."""
 
     @abstractmethod
     def history(self, zone: str, start: float, end: float) -> IntensityResult:
@@ -52,7 +88,8 @@ class CarbonProvider(ABC):
 
 class CsvProvider(CarbonProvider):
     """Recorded series from CSV files: ``files`` maps zones to CSVs; ``directory`` adds every
-    ``ZONE_*.csv`` in it (several files of one zone are merged). Never stale, no forecast."""
+    ``ZONE_*.csv`` in it (several files of one zone are merged). Never stale, no forecast.
+    With ``loop`` the series repeats for ever in both directions (replays, demos)."""
 
     name = "csv"
 
@@ -62,8 +99,10 @@ class CsvProvider(CarbonProvider):
         directory: str | Path | None = None,
         *,
         column: str | None = None,
+        loop: bool = False,
     ) -> None:
         self.column = column
+        self.loop = loop
         self._files: dict[str, list[Path]] = {}
         if directory is not None:
             d = Path(directory)
@@ -110,11 +149,20 @@ class CsvProvider(CarbonProvider):
         hit = self._series[zone] = hourly_from_points(points, name=zone)
         return hit
 
+    def check_zone(self, zone: str) -> None:
+        self.series(zone)
+
     def history(self, zone: str, start: float, end: float) -> IntensityResult:
         s = self.series(zone)
-        lo = max(0, int(-((s.start - start) // HOUR)))  # first index with time >= start
-        hi = min(len(s), max(0, int(-((s.start - end) // HOUR))))
-        pts = tuple(IntensityPoint(s.start + i * HOUR, s.values[i]) for i in range(lo, hi))
+        lo = int(-((s.start - start) // HOUR))  # first index with time >= start
+        hi = int(-((s.start - end) // HOUR))
+        if self.loop:
+            lo = max(lo, hi - _MAX_LOOP_POINTS)
+            n = len(s)
+            pts = tuple(IntensityPoint(s.start + i * HOUR, s.values[i % n]) for i in range(lo, hi))
+        else:
+            lo, hi = max(0, lo), min(len(s), max(0, hi))
+            pts = tuple(IntensityPoint(s.start + i * HOUR, s.values[i]) for i in range(lo, hi))
         return IntensityResult(zone, pts, self.name, fetched_at=None)
 
     def forecast(self, zone: str, now: float | None = None) -> IntensityResult | None:

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from hyperion.cli.common import config_path, run_main
 from hyperion.cli.report import add_arguments as add_report_arguments
@@ -36,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="energy, cost and CO2 totals per user/account/site")
     add_report_arguments(report)
     return parser
+
+
+def _carbon(carbon: Any) -> str:
+    """A site's intensity now (zone), marked stale when its provider failed."""
+    if not isinstance(carbon, dict) or carbon.get("g_per_kwh") is None:
+        return "-"
+    text = f"{carbon['g_per_kwh']:.0f} ({carbon.get('zone')})"
+    return text + " [yellow]stale[/]" if carbon.get("stale") else text
 
 
 def _sites(args: argparse.Namespace) -> int:
@@ -65,6 +74,7 @@ def _sites(args: argparse.Namespace) -> int:
         "running",
         "idle CPUs",
         "idle GPUs",
+        "gCO2/kWh",
         "last error",
     ):
         table.add_column(col)
@@ -84,6 +94,7 @@ def _sites(args: argparse.Namespace) -> int:
                 str(s[k]) if s[k] is not None else "-"
                 for k in ("pending", "running", "idle_cpus", "idle_gpus")
             ),
+            _carbon(s.get("carbon")),
             s["last_error"] or "-",
         )
     console = Console()

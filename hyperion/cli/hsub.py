@@ -3,9 +3,10 @@
     hsub [sbatch options] [script [args...]]
 
 The script comes from the file named, else from standard input when it is not a terminal, else
-from ``--wrap``. Hyperion's own options: ``--site NAME``, ``--policy NAME``, ``--test-only``,
-``--parsable``, ``--json``: consumed here (``--site`` and ``--policy`` are sent to hyperiond as
-the fields ``site`` and ``policy``, ``--test-only`` as ``test_only``). Every other option is
+from ``--wrap``. Hyperion's own options: ``--site NAME``, ``--policy NAME``, ``--carbon-flex D``,
+``--test-only``, ``--parsable``, ``--json``: consumed here (``--site``, ``--policy`` and
+``--carbon-flex`` are sent to hyperiond as the fields ``site``, ``policy`` and ``carbon_flex``,
+``--test-only`` as ``test_only``). Every other option is
 checked here (an unknown one fails at once, with suggestions, before the daemon is contacted) and
 sent verbatim as ``argv``; hyperiond resolves it with the environment and the ``#SBATCH`` lines.
 The environment sent is the whole of ``os.environ`` (the job's, as sbatch's ``--export=ALL``).
@@ -35,6 +36,7 @@ USAGE = "usage: hsub [sbatch options] [script [args...]]"
 EXTRA_OPTIONS: tuple[tuple[str, str | None, str], ...] = (
     ("site", "NAME", "run on this site only (pin the job)"),
     ("policy", "NAME", "placement policy for this job (default: the daemon's)"),
+    ("carbon-flex", "DURATION", "the start may wait this long for greener power (6h, 90m)"),
     ("json", None, "print hyperiond's answer as JSON"),
 )
 HELP = f"""{USAGE}
@@ -46,8 +48,15 @@ from the file named, from standard input, or made with --wrap.
 Hyperion options:
   --site=NAME      run on this site only (pin the job)
   --policy=NAME    placement policy for this job (default: the daemon's)
+  --carbon-flex=DURATION
+                   the job may start up to DURATION late for greener power
+                   (6h, 90m, 30s, 1d12h, or a Slurm time such as 1:30:00); with a
+                   carbon-aware policy it may wait in Hyperion's queue (QUEUED,
+                   "held for low carbon until ..."). sbatch's --deadline=TIME
+                   keeps its meaning in Slurm and also bounds the wait
   --test-only      show where the job would run and every candidate site
-                   (estimated start, cost, feasibility, score); submit nothing
+                   (estimated start, cost, gCO2/kWh now and at the start,
+                   feasibility, score); submit nothing
   --parsable       print only "<hyperion-id>;<site>"
   --json           print hyperiond's answer as JSON
   -h, --help       show this help, with every sbatch option
@@ -73,6 +82,7 @@ class HsubArgs:
     script_args: tuple[str, ...]
     site: str | None = None
     policy: str | None = None
+    carbon_flex: str | None = None
     test_only: bool = False
     json: bool = False
     parsable: bool = False
@@ -131,6 +141,11 @@ def parse_args(words: Sequence[str]) -> HsubArgs:
     for name in ("site", "policy"):
         if name in values and not values[name]:
             raise JobSpecError(f"--{name} needs a non-empty value", hint=f"write --{name}=NAME")
+    flex = values.get("carbon-flex")
+    if "carbon-flex" in values:
+        from hyperion.jobspec.when import parse_flex
+
+        parse_flex(flex or "")  # a bad value fails here, before the daemon is contacted
     if "wait" in names and action is None:
         raise JobSpecError(
             "--wait (-W) is not supported by hsub yet", hint="follow the job with `hq <id>`"
@@ -141,6 +156,7 @@ def parse_args(words: Sequence[str]) -> HsubArgs:
         script_args=cli.script_args,
         site=values.get("site"),
         policy=values.get("policy"),
+        carbon_flex=flex,
         test_only="test-only" in names,
         json="json" in names,
         parsable="parsable" in names,
@@ -231,6 +247,7 @@ def _run(words: Sequence[str]) -> int:
         test_only=args.test_only,
         site=args.site,
         policy=args.policy,
+        carbon_flex=args.carbon_flex,
     )
     if not args.quiet:
         for warning in client.last_warnings:

@@ -269,6 +269,21 @@ def job_view(job: Mapping[str, Any], now: datetime | None = None) -> Group:
     return Group(head, Text(""), table)
 
 
+def carbon_text(
+    value: Any, stale: Any, when: Any = None, now: datetime | None = None
+) -> Text:
+    """gCO2/kWh of a candidate (``when``: at which start), marked when the data are stale."""
+    if value is None:
+        return Text("-", style="dim")
+    text = f"{float(value):.0f}"
+    if when is not None and now is not None:
+        text += f" at {fmt_when(when, now)}"
+    out = Text(text)
+    if stale:
+        out.append(" stale", style="yellow")
+    return out
+
+
 def decision_view(decision: Mapping[str, Any], now: datetime | None = None) -> Group:
     """``hsub --test-only``: the choice, its reason, and every candidate site."""
     at = _now(now)
@@ -288,6 +303,9 @@ def decision_view(decision: Mapping[str, Any], now: datetime | None = None) -> G
     if decision.get("hold"):
         hold = f"\nnow: it would wait in Hyperion's queue ({decision['hold']})"
         head.append(hold, style="yellow")
+    stale = [c.get("site") for c in decision.get("candidates") or [] if c.get("carbon_stale")]
+    if stale:
+        head.append(f"\nstale carbon data (provider unreachable): {', '.join(map(str, stale))}")
     scores = decision.get("scores")
     scores = scores if isinstance(scores, Mapping) else {}
     candidates = [c for c in decision.get("candidates") or [] if isinstance(c, Mapping)]
@@ -303,7 +321,8 @@ def decision_view(decision: Mapping[str, Any], now: datetime | None = None) -> G
         )
 
     table = Table(header_style="bold")
-    for col in ("SITE", "PARTITION", "EST. START", "COST", "FEASIBLE / WHY NOT", "SCORE"):
+    cols = ("SITE", "PARTITION", "EST. START", "COST", "gCO2/kWh NOW", "AT START")
+    for col in (*cols, "FEASIBLE / WHY NOT", "SCORE"):
         table.add_column(col, overflow="fold", justify="right" if col == "SCORE" else "left")
     for c in sorted(candidates, key=order):
         site = c.get("site")
@@ -319,6 +338,8 @@ def decision_view(decision: Mapping[str, Any], now: datetime | None = None) -> G
             _s(c.get("partition")),
             fmt_when(c.get("est_start"), at),
             fmt_cost(c),
+            carbon_text(c.get("carbon_now"), c.get("carbon_stale")),
+            carbon_text(c.get("carbon_at_start"), c.get("carbon_stale"), c.get("carbon_start"), at),
             verdict,
             fmt_number(scores.get(site, c.get("score"))),
         )

@@ -18,6 +18,7 @@ from hyperion.config.schema import HyperionConfig
 from hyperion.errors import ConfigError
 
 _ACCESS_KINDS = frozenset({"local", "ssh", "rest"})
+_PROVIDER_KINDS = frozenset({"csv", "electricitymaps", "carbonintensity-gb"})
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -50,6 +51,7 @@ def _format_errors(path: Path, err: ValidationError) -> str:
             x
             for i, x in enumerate(loc)
             if not (i and loc[i - 1] == "access" and x in _ACCESS_KINDS)
+            and not (i > 1 and loc[i - 2] == "providers" and x in _PROVIDER_KINDS)
         ]
         key = ".".join(loc)
         msg = e["msg"].removeprefix("Value error, ")

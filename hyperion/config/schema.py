@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from hyperion.carbon.config import CarbonConfig, SiteCarbonConfig
+
 _TIME_RE = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
 _MEM_RE = re.compile(r"^(\d+)\s*([KMGT]?)i?B?$", re.IGNORECASE)
 
@@ -215,7 +217,12 @@ class SiteConfig(_Strict):
     prices: Prices = Prices()
     power: PowerModel = PowerModel()
     limits: Limits = Limits()
-    carbon_zone: str | None = Field(None, description="Electricity Maps zone id, e.g. 'DE'")
+    carbon_zone: str | None = Field(
+        None, description="zone of the default carbon provider (carbon.default_provider)"
+    )
+    carbon: SiteCarbonConfig | None = Field(
+        None, description="the site's carbon provider, zone and fallback forecaster"
+    )
     account_map: dict[str, str] = Field(default_factory=dict)
     qos_map: dict[str, str] = Field(default_factory=dict)
 
@@ -334,7 +341,53 @@ class HyperionConfig(_Strict):
     sites: dict[str, SiteConfig]
     hyperion: DaemonSettings = DaemonSettings()
     budgets: Budgets = Budgets()
+    carbon: CarbonConfig = CarbonConfig()
     source: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _carbon(self) -> HyperionConfig:
+        from hyperion.carbon.forecast import make_forecaster
+        from hyperion.errors import HyperionError
+
+        names = ", ".join(sorted(self.carbon.providers)) or "none"
+        fix = f"add [carbon.providers.NAME] or use one of: {names}"
+        default = self.carbon.default_provider
+        if default is not None and default not in self.carbon.providers:
+            raise ValueError(f"carbon.default_provider: no provider {default!r}; {fix}")
+        for spec, where in [(self.carbon.default_forecaster, "carbon.default_forecaster")] + [
+            (s.carbon.forecaster, f"sites.{n}.carbon.forecaster")
+            for n, s in self.sites.items()
+            if s.carbon is not None
+        ]:
+            try:
+                make_forecaster(spec)
+            except HyperionError as exc:
+                raise ValueError(f"{where}: {exc.message} ({exc.hint})") from None
+        for name, site in sorted(self.sites.items()):
+            sc = site.carbon
+            if sc is not None and sc.provider not in self.carbon.providers:
+                raise ValueError(
+                    f"sites.{name}.carbon.provider: no provider {sc.provider!r}; {fix}"
+                )
+            if sc is not None and site.carbon_zone and site.carbon_zone != sc.zone:
+                raise ValueError(
+                    f"sites.{name}: carbon_zone {site.carbon_zone!r} and carbon.zone "
+                    f"{sc.zone!r} differ: keep only sites.{name}.carbon"
+                )
+        return self
+
+    def site_carbon(self, name: str) -> SiteCarbonConfig | None:
+        """Where a site's carbon intensity comes from: its ``carbon`` table, else its
+        ``carbon_zone`` at the default provider; None when it has no carbon source."""
+        site = self.sites[name]
+        if site.carbon is not None:
+            return site.carbon
+        default = self.carbon.default()
+        if site.carbon_zone and default is not None:
+            return SiteCarbonConfig(
+                provider=default, zone=site.carbon_zone, forecaster=self.carbon.default_forecaster
+            )
+        return None
 
     @model_validator(mode="after")
     def _budget_currencies(self) -> HyperionConfig:

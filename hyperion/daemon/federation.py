@@ -6,6 +6,7 @@ API handlers and the background loops only call it. The protocol is in docs/fede
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -17,11 +18,13 @@ from typing import Any
 
 from hyperion.config.schema import HyperionConfig
 from hyperion.daemon import budget
+from hyperion.daemon.carbon import CarbonOutlooks, SiteOutlook
 from hyperion.daemon.identity import Caller
 from hyperion.daemon.jobs import JobInput, build_submission, parse_job_input
-from hyperion.daemon.ledger import LedgerRecorder
+from hyperion.daemon.ledger import LedgerRecorder, node_share
 from hyperion.errors import HyperionError, JobRejected, SiteError, SiteUnreachable
 from hyperion.placement.cost import job_cost
+from hyperion.placement.energy import job_energy_kwh
 from hyperion.placement.feasible import Feasible, candidates
 from hyperion.placement.heuristics import get_policy
 from hyperion.placement.policy import Candidate, Decision, Policy
@@ -34,6 +37,8 @@ from hyperion.types import JobRequest, JobState, SiteState
 Log = Callable[..., None]
 #: a site whose status query takes longer than this is polled less often
 SLOW_SITE_S = 2.0
+#: a policy's not_before less than this far ahead is not worth a hold
+MIN_CARBON_HOLD_S = 1.0
 
 
 class PlacementError(HyperionError):
@@ -133,6 +138,9 @@ class Federation:
         self.wake = threading.Event()
         #: energy, cost and CO2 of finished attempts (docs/ledger.md)
         self.ledger = LedgerRecorder(config, engine, log)
+        #: per-site carbon intensity now and forecast, refreshed by the snapshot loop
+        self.carbon = CarbonOutlooks(config, log)
+        self.ledger.intensity = self.carbon.intensity
         self._pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
         self._estimate_pool = ThreadPoolExecutor(max_workers=max(4, len(self.conns) * 2))
         with session(self.engine) as s:
@@ -229,6 +237,15 @@ class Federation:
             assert part_cfg is not None
             cost = job_cost(request, site_cfg.prices, part_cfg)
             state = self.snapshots.get(f.site) or SiteState(site=f.site, time=now, partitions=())
+            seen = self.carbon.get(f.site)
+            run = float(request.time_limit_s or part_cfg.max_time_s or 3600)
+            energy = job_energy_kwh(
+                site_cfg.power_of(part_cfg),
+                cores=request.cpus,
+                gpus=request.gpus,
+                node_share=node_share(request, part_cfg),
+                seconds=run,
+            )
             cands.append(
                 Candidate(
                     site=f.site,
@@ -237,6 +254,9 @@ class Federation:
                     est_start=est,
                     cost=cost,
                     currency=site_cfg.prices.currency,
+                    carbon_g_per_kwh=seen.at(now) if seen else None,
+                    est_energy_kwh=energy,
+                    carbon_forecast=seen.points if seen and policy.needs_forecast else None,
                 )
             )
             table.append(
@@ -248,15 +268,33 @@ class Federation:
                     "est_start": est,
                     "cost": round(cost, 4),
                     "currency": site_cfg.prices.currency,
+                    "est_energy_kwh": round(energy, 6),
+                    **_carbon_now(seen, now),
                 }
             )
         if not cands:
             reasons = "; ".join(f"{r['site']}: {r['why_not']}" for r in table) or "no sites"
             raise PlacementError(f"no site can run this job ({reasons})")
         decision = policy.decide(request, cands, now)
+        if decision.not_before is not None and not (
+            request.carbon_flex_s or request.deadline is not None
+        ):
+            decision = dataclasses.replace(decision, not_before=None)  # never delay a rigid job
         for row in table:
             row["score"] = decision.scores.get(row["site"])
+            self._carbon_at_start(row, decision, now)
         return Placement(decision=decision, policy=name, table=table)
+
+    def _carbon_at_start(self, row: dict[str, Any], d: Decision, now: float) -> None:
+        """A candidate row's intensity at its start: the chosen site's at the planned start."""
+        seen = self.carbon.get(row["site"])
+        if seen is None or not row.get("feasible"):
+            return
+        start = row.get("est_start") or now
+        if row["site"] == d.site and d.not_before is not None:
+            start = d.not_before
+        row["carbon_at_start"] = round(seen.at(max(start, now)), 1)
+        row["carbon_start"] = max(start, now)
 
     def feasible(
         self,
@@ -311,7 +349,7 @@ class Federation:
         if not self.settings.late_binding or job.site is not None or job.deferred:
             return None, set()
         with session(self.engine, write=False) as s:
-            ahead = len(repo.held_jobs(s, limit=1))
+            ahead = len(repo.held_jobs(s, limit=1, due_by=time.time()))
             load = repo.inflight_cpus_by_site(s)
         sites = {f.site for f in feasible}
         full = sites - self.sites_with_room(job.request.cpus, sites, load)
@@ -328,16 +366,19 @@ class Federation:
         one has waited ``hold_bypass_s``: from then on it blocks its candidate sites for younger
         jobs, so that the room it needs builds up (no job waits for ever).
         """
-        if not self.settings.late_binding:
-            return 0
         now = time.time()
+        late = self.settings.late_binding
         with session(self.engine, write=False) as s:
-            rows = repo.held_jobs(s)
-            load = repo.inflight_cpus_by_site(s)
-            held = [(r.id, r.created_at, JobInput.from_row(r)) for r in rows]
+            rows = repo.held_jobs(s, due_by=now)
+            rows = [r for r in rows if late or r.not_before is not None]
+            load = repo.inflight_cpus_by_site(s) if late else {}
+            held = [(r.id, r.created_at, self._held_input(r, now)) for r in rows]
         blocked: set[str] = set()
         sent = 0
         for job_id, created, job in held:
+            if not late:
+                sent += self._release(job_id, job)
+                continue
             try:
                 feasible, rejected = self.feasible(job.request, job)
             except HyperionError as exc:
@@ -362,11 +403,76 @@ class Federation:
             except HyperionError as exc:
                 self.log(f"held job {job_id}: not placed this round: {exc}")
                 continue
+            if self._carbon_hold(job_id, job, placement):
+                continue
             if self._send(job_id, job, placement, held=True):
                 site = placement.decision.site
                 load[site] = load.get(site, 0) + job.request.cpus
                 sent += 1
         return sent
+
+    @staticmethod
+    def _held_input(row: Job, now: float) -> JobInput:
+        """A held job's input, its carbon flexibility shortened by the time it has waited (a
+        job is never held past submission + ``--carbon-flex``)."""
+        job = JobInput.from_row(row)
+        flex = job.request.carbon_flex_s
+        if not flex:
+            return job
+        left = max(0.0, row.created_at + flex - now)
+        return dataclasses.replace(
+            job, request=dataclasses.replace(job.request, carbon_flex_s=left or None)
+        )
+
+    def _release(self, job_id: str, job: JobInput) -> int:
+        """A carbon-held job whose time has come: placed again with fresh forecasts (it may
+        be held once more for a window greener still) and sent; 1 when sent."""
+        try:
+            placement = self.place(job.request, job, job.policy, pin=job.site)
+        except HyperionError as exc:
+            self.log(f"carbon-held job {job_id}: not placed this round: {exc}")
+            return 0
+        if self._carbon_hold(job_id, job, placement):
+            return 0
+        return int(self._send(job_id, job, placement, held=True))
+
+    def carbon_hold_reason(self, placement: Placement, now: float) -> str | None:
+        """Why a flexible job waits for low carbon (None: it goes now)."""
+        d = placement.decision
+        if d.not_before is None or d.not_before - now < MIN_CARBON_HOLD_S:
+            return None
+        seen = self.carbon.get(d.site)
+        later = d.scores.get(d.site)
+        at_hold = f"{later:.0f}" if later is not None else "?"
+        now_g = f"{seen.at(now):.0f}" if seen else "?"
+        stale = ", stale data" if seen and seen.stale else ""
+        return (
+            f"held for low carbon until {_clock(d.not_before)} (site {d.site}, forecast "
+            f"{at_hold} g/kWh vs {now_g} now{stale})"
+        )
+
+    def _carbon_hold(self, job_id: str, job: JobInput, placement: Placement) -> bool:
+        """Keep a queued job held for low carbon when the policy says so; True if held."""
+        reason = self.carbon_hold_reason(placement, time.time())
+        if reason is None or placement.decision.not_before is None:
+            return False
+        with self._mutate, session(self.engine) as s:
+            row = _job(s, job_id)
+            if row.state == HyperionJobState.QUEUED and not row.cancel_requested:
+                row.not_before = placement.decision.not_before
+                repo.set_job_state(s, row, HyperionJobState.QUEUED, reason=reason)
+        self.log(f"job {job_id}: {reason}")
+        return True
+
+    def dispatch_wait(self) -> float:
+        """Seconds the dispatch loop may sleep: until the next carbon release, at most a poll
+        interval."""
+        with session(self.engine, write=False) as s:
+            nxt = repo.next_carbon_release(s)
+        wait_s = self.settings.poll_interval_s
+        if nxt is not None:
+            wait_s = min(wait_s, max(0.05, nxt - time.time()))
+        return wait_s
 
     def _policy(self, name: str, options: dict[str, Any]) -> tuple[Policy, str]:
         """One policy object per name for the daemon's life (round-robin keeps its turn), and
@@ -479,10 +585,20 @@ class Federation:
             hold = f"held by Hyperion: the sites with room could not take it ({exc})"
             return self._hold_new(job, hold)
         placement = budget.with_note(placement, budget_note)
+        carbon_hold = self.carbon_hold_reason(placement, time.time())
         if job.test_only:
             out = placement.as_dict()
-            out["hold"] = hold
+            out["hold"] = carbon_hold or hold
+            out["not_before"] = placement.decision.not_before if carbon_hold else None
             return 200, {"decision": out}
+        if carbon_hold is not None:
+            with session(self.engine) as s:
+                job_id = repo.create_job(
+                    s, **job.to_row(), reason=carbon_hold, not_before=placement.decision.not_before
+                ).id
+            self.wake.set()
+            self.log(f"job {job_id}: {carbon_hold}")
+            return 201, {"job": self.job_view(job_id)}
         with session(self.engine) as s:
             job_id = repo.create_job(s, **job.to_row()).id
         self._send(job_id, job, placement, held=False)
@@ -593,9 +709,14 @@ class Federation:
                     else None,
                     "policy": self.settings.default_policy,
                     "policy_error": self.policy_errors.get(self.settings.default_policy),
+                    "carbon": self._carbon_view(name),
                 }
             )
         return out
+
+    def _carbon_view(self, site: str) -> dict[str, Any] | None:
+        seen = self.carbon.get(site)
+        return seen.as_dict(time.time()) if seen is not None else None
 
     def set_drained(self, site: str, drained: bool) -> dict[str, Any]:
         self.config.site(site)
@@ -686,7 +807,7 @@ class Federation:
         self.poll_interval = floor if changed else min(ceiling, self.poll_interval * 1.5)
         if self.settings.late_binding:
             with session(self.engine, write=False) as s:
-                if repo.held_jobs(s, limit=1):  # held jobs wait for what the polls see
+                if repo.held_jobs(s, limit=1, due_by=now):  # held jobs wait for the polls
                     self.poll_interval = min(floor, self.settings.held_poll_interval_s)
         if changed:
             self.wake.set()  # jobs started or ended: held jobs may find room
@@ -725,6 +846,7 @@ class Federation:
                 self.log(f"snapshot {site}: {exc}")
 
         list(self._pool.map(one, list(self.conns)))
+        self.carbon.refresh()
 
     def reconcile(self) -> None:
         """Finish what a crash or an outage interrupted (docs/federation.md, recovery)."""
@@ -738,6 +860,19 @@ class Federation:
         from hyperion.daemon.recovery import replace
 
         replace(self)
+
+
+def _carbon_now(seen: SiteOutlook | None, now: float) -> dict[str, Any]:
+    """A candidate row's carbon columns: intensity now and whether the data are stale."""
+    if seen is None:
+        return {}
+    return {"carbon_now": round(seen.at(now), 1), "carbon_stale": seen.stale}
+
+
+def _clock(epoch: float) -> str:
+    """HH:MM (HH:MM:SS when not on a whole minute) in the daemon's local time, with its zone."""
+    fmt = "%H:%M" if int(epoch) % 60 == 0 else "%H:%M:%S"
+    return time.strftime(f"{fmt} %Z", time.localtime(epoch))
 
 
 def _hms(epoch: float) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from hyperion.jobspec import (
     translate,
 )
 from hyperion.jobspec.spec import OptionValue
+from hyperion.jobspec.when import parse_flex, parse_slurm_time
 from hyperion.sites.base import DEFAULT_JOB_ENV, Submission
 from hyperion.state.ids import comment_with_key
 from hyperion.types import JobRequest
@@ -43,6 +45,7 @@ _TOP_LEVEL_KEYS = {
     "test_only",
     "site",
     "policy",
+    "carbon_flex",
 }
 
 
@@ -63,6 +66,12 @@ class JobInput:
     test_only: bool
     spec: JobSpec
     request: JobRequest
+    carbon_flex: str | None = None
+
+    @property
+    def flexible(self) -> bool:
+        """The job declared time flexibility (``--carbon-flex``, ``--deadline``)."""
+        return bool(self.request.carbon_flex_s) or self.request.deadline is not None
 
     def to_row(self) -> dict[str, Any]:
         """The fields of the ``job`` table for this submission."""
@@ -80,6 +89,7 @@ class JobInput:
                 "script_args": list(self.script_args),
                 "env": self.env,
                 "cwd": self.cwd,
+                "carbon_flex": self.carbon_flex,
             },
             "request": {**dataclasses.asdict(self.request), "deferred": self.deferred},
         }
@@ -105,8 +115,10 @@ class JobInput:
             "cwd": s["cwd"],
             "site": row.pinned_site,
             "policy": row.policy,
+            "carbon_flex": s.get("carbon_flex"),
         }
-        return parse_job_input(body, Caller(uid=row.owner_uid, user=row.owner, admin=False))
+        who = Caller(uid=row.owner_uid, user=row.owner, admin=False)
+        return parse_job_input(body, who, stored=getattr(row, "request", None) or {})
 
 
 def _strings(value: Any, what: str) -> list[str]:
@@ -115,8 +127,36 @@ def _strings(value: Any, what: str) -> list[str]:
     return value
 
 
-def parse_job_input(body: dict[str, Any], who: Caller) -> JobInput:
-    """Validate a ``POST /jobs`` body and resolve the job the way sbatch would."""
+def _flexibility(
+    body: dict[str, Any], spec: JobSpec, stored: dict[str, Any] | None
+) -> tuple[str | None, float | None, float | None]:
+    """(``carbon_flex`` as given, its seconds, the deadline as an epoch) of a new job; a
+    stored job keeps the deadline it was given at submission (``now+1hour`` then)."""
+    flex = body.get("carbon_flex")
+    if flex is not None and not isinstance(flex, str | int | float) or isinstance(flex, bool):
+        raise JobSpecError("carbon_flex must be a duration string such as '6h'")
+    flex_text = None if flex is None else str(flex)
+    flex_s = parse_flex(flex_text) if flex_text is not None else None
+    if stored is not None:
+        return flex_text, flex_s, stored.get("deadline")
+    text = spec.get("deadline")
+    if text is None:
+        return flex_text, flex_s, None
+    now = time.time()
+    deadline = parse_slurm_time(text, now, "--deadline")
+    if deadline <= now:
+        raise JobSpecError(
+            f"--deadline={text}: that time has passed",
+            hint="give a time in the future, e.g. --deadline=now+6hours",
+        )
+    return flex_text, flex_s, deadline
+
+
+def parse_job_input(
+    body: dict[str, Any], who: Caller, *, stored: dict[str, Any] | None = None
+) -> JobInput:
+    """Validate a ``POST /jobs`` body and resolve the job the way sbatch would; ``stored``: the
+    request JSON of a job already accepted (its deadline is not parsed again)."""
     unknown = sorted(set(body) - _TOP_LEVEL_KEYS)
     if unknown:
         raise JobSpecError(f"unknown field(s) in the request: {', '.join(unknown)}")
@@ -141,7 +181,10 @@ def parse_job_input(body: dict[str, Any], who: Caller) -> JobInput:
     if script_args:
         with_script_args(spec.script_text, tuple(script_args))  # refused now, not at a site
         spec = dataclasses.replace(spec, script_args=tuple(script_args))
-    request = dataclasses.replace(to_request(spec), user=who.user)
+    flex_text, flex_s, deadline = _flexibility(body, spec, stored)
+    request = dataclasses.replace(
+        to_request(spec), user=who.user, carbon_flex_s=flex_s or None, deadline=deadline
+    )
     return JobInput(
         user=who.user,
         uid=who.uid,
@@ -156,6 +199,7 @@ def parse_job_input(body: dict[str, Any], who: Caller) -> JobInput:
         test_only=bool(body.get("test_only")),
         spec=spec,
         request=request,
+        carbon_flex=flex_text,
     )
 
 
@@ -199,6 +243,10 @@ def build_submission(
     overrides: dict[str, str | None] = {}
     if key is not None:
         overrides["comment"] = comment_with_key(key, spec.get("comment"))
+    if job.request.deadline is not None and spec.get("deadline") is not None:
+        # the instant given at hsub time, whenever (and in whichever time zone) sbatch runs
+        left = max(1, int(job.request.deadline - time.time()))
+        overrides["deadline"] = f"now+{left}seconds"
     pairs: list[tuple[str, str | None]] = []
     for word in to_sbatch_argv(spec, overrides):
         name, eq, value = word[2:].partition("=")

@@ -79,7 +79,7 @@ def serve(args: argparse.Namespace) -> int:
 
     def dispatch_loop() -> None:  # late binding: held jobs go where a backlog has room
         while not stop.is_set():
-            fed.wake.wait(fed.settings.poll_interval_s)
+            fed.wake.wait(fed.dispatch_wait())
             fed.wake.clear()
             if stop.is_set():
                 return

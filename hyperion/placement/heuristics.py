@@ -187,26 +187,37 @@ class GreenestPolicy(Policy):
         return _pick(candidates, scores, reason)
 
 
-class _Curve:
-    """Hourly forecast points as a step function with O(1) means; past its last point it repeats
-    its last day (a daily cycle), before its first point it holds the first value."""
+def _span(seconds: float) -> str:
+    """A hold's length for people: hours from an hour on, else minutes or seconds."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
-    __slots__ = ("t0", "vals", "cum", "tail", "tail_cum")
+
+class _Curve:
+    """Forecast points, evenly spaced (hourly in the simulator; closer when a replayed series
+    runs faster than wall time), as a step function with O(1) means; past its last point it
+    repeats its last 24 points (a daily cycle), before its first point it holds the first value.
+    """
+
+    __slots__ = ("t0", "step", "vals", "cum", "tail", "tail_cum")
 
     def __init__(self, points: Sequence[tuple[float, float]]) -> None:
         self.t0 = points[0][0]
+        gap = points[1][0] - points[0][0] if len(points) > 1 else 3600.0
+        self.step = gap if gap > 0 else 3600.0
         self.vals = [v for _, v in points]
         self.cum = [0.0, *accumulate(self.vals)]
         self.tail = self.vals[-24:]
         self.tail_cum = [0.0, *accumulate(self.tail)]
 
-    def _area(self, hours: float) -> float:
-        """Integral from ``t0`` over ``hours`` hours (>= 0), in value x hours."""
+    def _area(self, steps: float) -> float:
+        """Integral from ``t0`` over ``steps`` point spacings (>= 0), in value x steps."""
         n = len(self.vals)
-        if hours < n:
-            i = int(hours)
-            return self.cum[i] + (hours - i) * self.vals[i]
-        cycles, rest = divmod(hours - n, len(self.tail))
+        if steps < n:
+            i = int(steps)
+            return self.cum[i] + (steps - i) * self.vals[i]
+        cycles, rest = divmod(steps - n, len(self.tail))
         i = int(rest)
         return (
             self.cum[n]
@@ -217,8 +228,8 @@ class _Curve:
 
     def mean(self, start: float, seconds: float) -> float:
         """Mean value over ``[start, start + seconds]``."""
-        a = max(start - self.t0, 0.0) / 3600.0
-        b = a + max(seconds, 1.0) / 3600.0
+        a = max(start - self.t0, 0.0) / self.step
+        b = a + max(seconds, 1.0) / self.step
         return (self._area(b) - self._area(a)) / (b - a)
 
 
@@ -316,9 +327,11 @@ class CarbonAwarePolicy(GreenestPolicy):
         total = p.total_cpus if p is not None else 0
         return total <= 0 or self._booked.get((c.site, t), 0) + cores <= self.book_cap * total
 
-    def _book(self, site: str, t: float, run: float, cores: int, now: float) -> None:
-        for h in range(min(max(math.ceil(run / 3600.0), 1), 48)):
-            key = (site, t + h * 3600.0)
+    def _book(
+        self, site: str, t: float, run: float, cores: int, now: float, step: float = 3600.0
+    ) -> None:
+        for h in range(min(max(math.ceil(run / step), 1), 48)):
+            key = (site, t + h * step)
             self._booked[key] = self._booked.get(key, 0) + cores
         if now - self._pruned > 86400.0:
             self._booked = {k: v for k, v in self._booked.items() if k[1] >= now - 3600.0}
@@ -348,11 +361,12 @@ class CarbonAwarePolicy(GreenestPolicy):
             site_best = here
             curve = self._curve(c)
             if curve is not None:
-                t = curve.t0 + (math.floor((start - curve.t0) / 3600.0) + 1) * 3600.0
+                step = curve.step
+                t = curve.t0 + (math.floor((start - curve.t0) / step) + 1) * step
                 while t <= hold_until:
                     if self._free(c, t, job.cpus):
                         site_best = min(site_best, (curve.mean(t, run), t, not c.home, i))
-                    t += 3600.0
+                    t += step
             best = site_best if best is None or site_best < best else best
             per_site.append(site_best[0])
         if best is None or asap is None:
@@ -361,11 +375,12 @@ class CarbonAwarePolicy(GreenestPolicy):
         gain = asap[0] - best[0]
         if best[1] > firsts[best[3]] and gain >= max(self.min_gain * asap[0], self.min_gain_g):
             c = candidates[best[3]]
-            self._book(c.site, best[1], run, job.cpus, now)
+            curve = self._curve(c)
+            self._book(c.site, best[1], run, job.cpus, now, curve.step if curve else 3600.0)
             return Decision(
                 site=c.site,
                 partition=c.partition,
-                reason=f"flexible: held {(best[1] - now) / 3600:.1f} h for a greener window "
+                reason=f"flexible: held {_span(best[1] - now)} for a greener window "
                 f"({best[0]:.0f} instead of {asap[0]:.0f} gCO2/kWh)",
                 scores=scores,
                 not_before=best[1],

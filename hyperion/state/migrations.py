@@ -145,10 +145,15 @@ def _v2_ledger(conn: Connection) -> None:
     ledger.create(conn, checkfirst=False)
 
 
+def _v3_not_before(conn: Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE job ADD COLUMN not_before FLOAT"))
+
+
 #: every migration, oldest first; append, never edit one that has shipped
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables job, attempt and site_status", _v1_initial),
     Migration(2, "table ledger: energy, cost and CO2 of each attempt that ran", _v2_ledger),
+    Migration(3, "job.not_before: jobs held in Hyperion's queue for low carbon", _v3_not_before),
 )
 
 

@@ -137,6 +137,8 @@ class Job(SQLModel, table=True):
     created_at: float
     updated_at: float
     cancel_requested: bool = False
+    #: held in Hyperion's queue for low carbon until then (epoch; migration 3)
+    not_before: float | None = None
 
 
 class Attempt(SQLModel, table=True):

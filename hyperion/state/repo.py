@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -62,6 +62,7 @@ def create_job(
     pinned_site: str | None = None,
     state: str = HyperionJobState.QUEUED,
     reason: str | None = None,
+    not_before: float | None = None,
     now: float | None = None,
 ) -> Job:
     """Insert a new job with a fresh unique id (QUEUED unless ``state`` says otherwise)."""
@@ -83,6 +84,7 @@ def create_job(
             pinned_site=pinned_site,
             state=st,
             reason=reason,
+            not_before=not_before,
             created_at=t,
             updated_at=t,
         )
@@ -415,18 +417,33 @@ def inflight_cpus_by_site(session: Session) -> dict[str, int]:
     return out
 
 
-def held_jobs(session: Session, limit: int = 1000) -> list[Job]:
-    """Jobs Hyperion holds (QUEUED, never placed, not cancelled), oldest first."""
+def held_jobs(session: Session, limit: int = 1000, due_by: float | None = None) -> list[Job]:
+    """Jobs Hyperion holds (QUEUED, never placed, not cancelled), oldest first; with
+    ``due_by``, not those held for low carbon until after that time."""
     placed = select(Attempt.id).where(Attempt.job_id == Job.id).exists()
     stmt = (
         select(Job)
         .where(Job.state == HyperionJobState.QUEUED.value)
         .where(col(Job.cancel_requested).is_(False))
         .where(~placed)
-        .order_by(col(Job.created_at), col(Job.id))
-        .limit(limit)
     )
+    if due_by is not None:
+        stmt = stmt.where(or_(col(Job.not_before).is_(None), col(Job.not_before) <= due_by))
+    stmt = stmt.order_by(col(Job.created_at), col(Job.id)).limit(limit)
     return list(session.exec(stmt))
+
+
+def next_carbon_release(session: Session) -> float | None:
+    """The earliest ``not_before`` of the jobs held for low carbon, if any."""
+    placed = select(Attempt.id).where(Attempt.job_id == Job.id).exists()
+    stmt = (
+        select(func.min(col(Job.not_before)))
+        .where(Job.state == HyperionJobState.QUEUED.value)
+        .where(col(Job.cancel_requested).is_(False))
+        .where(~placed)
+    )
+    value = session.exec(stmt).one()
+    return None if value is None else float(value)
 
 
 def pending_attempts_older_than(session: Session, before: float) -> list[Attempt]:
@@ -599,6 +616,7 @@ def job_to_dict(
         "started_at": cur.started_at if cur else None,
         "ended_at": ended_at,
         "reason": job.reason,
+        "not_before": job.not_before,
     }
     if with_attempts:
         out["attempts"] = [attempt_to_dict(a) for a in ordered]

@@ -174,7 +174,9 @@ def test_a_failing_carbon_source_leaves_co2_empty_with_a_note(tmp_path: Path) ->
 def test_migration_adds_the_ledger_to_an_existing_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     eng = make_engine(url)
-    assert migrate(eng, MIGRATIONS[:1]) == [1]  # a database of the previous release
+    # a database of a release without the ledger (later columns added, so the ORM can write)
+    no_ledger = [m for m in MIGRATIONS if m.version != 2]
+    assert migrate(eng, no_ledger) == [m.version for m in no_ledger]
     finished_attempt(eng)
     eng.dispose()
     eng = open_database(url)

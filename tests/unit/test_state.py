@@ -31,7 +31,7 @@ from hyperion.types import JobState
 
 JOB_KEYS = {
     "id", "name", "user", "state", "site", "partition", "slurm_job_id", "submitted_at",
-    "started_at", "ended_at", "reason", "attempts",
+    "started_at", "ended_at", "reason", "not_before", "attempts",
 }  # fmt: skip
 ATTEMPT_KEYS = {
     "seq", "key", "site", "partition", "slurm_job_id", "state", "slurm_state", "placed_reason",
