@@ -281,7 +281,10 @@ class Pool:
         plan = self._plan
         q = self.queue
         last = not self.by_priority or -job.priority >= q[-1].qkey[1]
-        ok = plan_ok and self._cons_ok and plan is not None and last
+        # a reservation that passed unmet (a running job overran) holds room it cannot use:
+        # the plan must be made afresh, as at a job's end (see _due_now)
+        unmet = bool(self._resv) and self._resv[0][0] < now
+        ok = plan_ok and self._cons_ok and plan is not None and last and not unmet
         if not (ok and plan is not None and advance(plan, now)):
             self._enqueue(job)
             self.schedule(now)

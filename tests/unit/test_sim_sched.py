@@ -322,3 +322,20 @@ def test_start_estimates_are_never_in_the_past(
     sites = [SimSite(n, [Pool("p", 8, backfill=mode)]) for n in ("a", "b")]
     Engine(sites, Spy()).run(jobs)
     assert all(est >= now for est, now in seen)
+
+
+def test_conservative_arrival_replans_when_a_reservation_passed_unmet() -> None:
+    # job 15 overruns its 1 s request, so job 19's reservation at 3 passes unmet; job 20
+    # arriving at 4 must not be planned around that stale reservation (found by hypothesis)
+    spec = [(0, 1, 1, 0, 0)] * 15 + [
+        (0, 2, 3, -2, 0),
+        (0, 3, 1, 0, 0),
+        (0, 4, 2, 2, 0),
+        (0, 5, 1, 0, 0),
+        (0, 4, 1, 3, 0),
+        (4, 1, 1, 0, 0),
+    ]
+    jobs = [J(i, s, c, r, req=max(1, r + x), prio=p) for i, (s, c, r, x, p) in enumerate(spec)]
+    got = starts(jobs, 8, backfill="conservative")
+    assert got == _reference(spec, 8, "conservative", False)
+    assert got[20] == 4
