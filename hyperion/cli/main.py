@@ -45,21 +45,19 @@ def _option(text: str) -> tuple[str, object]:
     return key.replace("-", "_"), parsed
 
 
-def _duration(text: str) -> float:
-    """Seconds from ``90``, ``30m``, ``6h`` or ``2d``."""
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-    t = text.strip().lower()
-    mult = units.get(t[-1:], 0.0) if t else 0.0
+def flex_arg(text: str) -> float:
+    """Seconds of a flexibility, as ``hsub --carbon-flex`` reads it (6h, 90m, 1d12h, 1:30:00)."""
+    from hyperion.errors import JobSpecError
+    from hyperion.jobspec.when import parse_flex
+
     try:
-        value = float(t[:-1] if mult else t) * (mult or 1.0)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a duration like 6h, 30m or 3600, got {text!r}")
-    return value
+        return parse_flex(text, "--flex")
+    except JobSpecError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
-def _fraction(text: str) -> float:
+def fraction_arg(text: str) -> float:
+    """A share in [0, 1]."""
     try:
         value = float(text)
     except ValueError:
@@ -143,7 +141,7 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--flex-share",
-        type=_fraction,
+        type=fraction_arg,
         default=0.0,
         metavar="SHARE",
         help="give this share of the jobs (seeded) time flexibility: they may start up to --flex "
@@ -151,7 +149,7 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--flex",
-        type=_duration,
+        type=flex_arg,
         default=6 * 3600.0,
         metavar="DURATION",
         help="how late a flexible job may start (default 6h)",

@@ -16,9 +16,9 @@ import inspect
 import math
 import random
 from collections.abc import Callable, Sequence
-from itertools import accumulate
 
 from hyperion.errors import HyperionError
+from hyperion.placement.carbon_window import forecast_curve, latest_start, run_seconds
 from hyperion.placement.policy import Candidate, Decision, Policy
 from hyperion.types import JobRequest
 
@@ -130,11 +130,6 @@ class CheapestPolicy(Policy):
 MIN_RUN_S = 10.0
 
 
-def _run_s(job: JobRequest) -> float:
-    """The job's estimated run time: its time limit, else an hour."""
-    return float(job.time_limit_s) if job.time_limit_s else 3600.0
-
-
 class GreenestPolicy(Policy):
     """The site with the lowest grid carbon intensity now (unknown ranks last).
 
@@ -174,7 +169,7 @@ class GreenestPolicy(Policy):
 
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
         ok = self.eligible(job, candidates, now)
-        run = _run_s(job)
+        run = run_seconds(job)
         scores = [
             self.intensity(c, max(c.est_start or now, now), run) if good else math.inf
             for c, good in zip(candidates, ok, strict=True)
@@ -192,45 +187,6 @@ def _span(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
-
-
-class _Curve:
-    """Forecast points, evenly spaced (hourly in the simulator; closer when a replayed series
-    runs faster than wall time), as a step function with O(1) means; past its last point it
-    repeats its last 24 points (a daily cycle), before its first point it holds the first value.
-    """
-
-    __slots__ = ("t0", "step", "vals", "cum", "tail", "tail_cum")
-
-    def __init__(self, points: Sequence[tuple[float, float]]) -> None:
-        self.t0 = points[0][0]
-        gap = points[1][0] - points[0][0] if len(points) > 1 else 3600.0
-        self.step = gap if gap > 0 else 3600.0
-        self.vals = [v for _, v in points]
-        self.cum = [0.0, *accumulate(self.vals)]
-        self.tail = self.vals[-24:]
-        self.tail_cum = [0.0, *accumulate(self.tail)]
-
-    def _area(self, steps: float) -> float:
-        """Integral from ``t0`` over ``steps`` point spacings (>= 0), in value x steps."""
-        n = len(self.vals)
-        if steps < n:
-            i = int(steps)
-            return self.cum[i] + (steps - i) * self.vals[i]
-        cycles, rest = divmod(steps - n, len(self.tail))
-        i = int(rest)
-        return (
-            self.cum[n]
-            + cycles * self.tail_cum[-1]
-            + self.tail_cum[i]
-            + (rest - i) * self.tail[min(i, len(self.tail) - 1)]
-        )
-
-    def mean(self, start: float, seconds: float) -> float:
-        """Mean value over ``[start, start + seconds]``."""
-        a = max(start - self.t0, 0.0) / self.step
-        b = a + max(seconds, 1.0) / self.step
-        return (self._area(b) - self._area(a)) / (b - a)
 
 
 class CarbonAwarePolicy(GreenestPolicy):
@@ -282,39 +238,17 @@ class CarbonAwarePolicy(GreenestPolicy):
         self.min_gain = float(min_gain)
         self.min_gain_g = float(min_gain_g)
         self.book_cap = float(book_cap)
-        self._curves: dict[str, tuple[tuple[tuple[float, float], ...], _Curve]] = {}
         self._booked: dict[tuple[str, float], int] = {}
         self._pruned = -math.inf
 
-    def _curve(self, c: Candidate) -> _Curve | None:
-        fc = c.carbon_forecast
-        if not fc:
-            return None
-        hit = self._curves.get(c.site)
-        if hit is not None and hit[0] is fc:
-            return hit[1]
-        curve = _Curve(fc)
-        self._curves[c.site] = (fc, curve)
-        return curve
-
     def intensity(self, c: Candidate, start: float, seconds: float) -> float:
-        curve = self._curve(c)
+        curve = forecast_curve(c)
         if curve is None:
             return super().intensity(c, start, seconds)
         return curve.mean(start, seconds)
 
-    @staticmethod
-    def latest_start(job: JobRequest, now: float) -> float | None:
-        """The latest start the job's flexibility allows (None: no flexibility)."""
-        limits = []
-        if job.carbon_flex_s:
-            limits.append(now + job.carbon_flex_s)
-        if job.deadline is not None:
-            limits.append(job.deadline - _run_s(job))
-        return min(limits) if limits else None
-
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
-        latest = self.latest_start(job, now) if self.shift else None
+        latest = latest_start(job, now) if self.shift else None
         if latest is not None and latest > now:
             d = self._shifted(job, candidates, now, latest)
             if d is not None:
@@ -342,7 +276,7 @@ class CarbonAwarePolicy(GreenestPolicy):
     ) -> Decision | None:
         """The greenest (site, start) within the job's flexibility, or None if no site's
         estimated start meets it."""
-        run = _run_s(job)
+        run = run_seconds(job)
         firsts = [max(c.est_start if c.est_start is not None else now, now) for c in candidates]
         first = min(firsts)
         hold_until = min(latest, first + self.slack_s + self.flex_slack * max(run, MIN_RUN_S))
@@ -359,7 +293,7 @@ class CarbonAwarePolicy(GreenestPolicy):
             here = (self.intensity(c, start, run), start, not c.home, i)
             asap = here if asap is None or here < asap else asap
             site_best = here
-            curve = self._curve(c)
+            curve = forecast_curve(c)
             if curve is not None:
                 step = curve.step
                 t = curve.t0 + (math.floor((start - curve.t0) / step) + 1) * step
@@ -375,7 +309,7 @@ class CarbonAwarePolicy(GreenestPolicy):
         gain = asap[0] - best[0]
         if best[1] > firsts[best[3]] and gain >= max(self.min_gain * asap[0], self.min_gain_g):
             c = candidates[best[3]]
-            curve = self._curve(c)
+            curve = forecast_curve(c)
             self._book(c.site, best[1], run, job.cpus, now, curve.step if curve else 3600.0)
             return Decision(
                 site=c.site,

@@ -38,7 +38,12 @@ def save(path: str | Path, model: PlacementModel, meta: dict[str, Any]) -> None:
         "format": FORMAT,
         "version": VERSION,
         "feature_spec": FEATURE_SPEC,
-        "arch": {"job_dim": model.job_dim, "site_dim": model.site_dim, "hidden": model.hidden},
+        "arch": {
+            "job_dim": model.job_dim,
+            "site_dim": model.site_dim,
+            "hidden": model.hidden,
+            "options": model.options,
+        },
     }
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
@@ -81,7 +86,9 @@ def load(path: str | Path) -> tuple[PlacementModel, dict[str, Any]]:
     meta = read_meta(path)
     try:
         arch = meta["arch"]
-        model = PlacementModel(int(arch["job_dim"]), int(arch["site_dim"]), int(arch["hidden"]))
+        model = PlacementModel(
+            int(arch["job_dim"]), int(arch["site_dim"]), int(arch["hidden"]), int(arch["options"])
+        )
         with zipfile.ZipFile(path) as z:
             state = torch.load(io.BytesIO(z.read(WEIGHTS)), weights_only=True)
         model.load_state_dict(state)

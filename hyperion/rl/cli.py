@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from hyperion.cli.main import flex_arg, fraction_arg
+
     p.add_argument("--sites", metavar="CONFIG", help="site-config TOML (the live schema)")
     p.add_argument("--sim-config", metavar="FILE", help="simulator-only site fields")
     p.add_argument(
@@ -44,7 +46,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate")
     p.add_argument("--entropy", type=float, default=0.01, help="PPO entropy bonus")
     p.add_argument(
-        "--imitation-steps", type=int, default=5000, help="earliest-start decisions recorded"
+        "--imitation-steps", type=int, default=5000, help="decisions of --imitate recorded"
+    )
+    p.add_argument(
+        "--imitate",
+        default="earliest-start",
+        metavar="POLICY",
+        help="heuristic the warm start imitates (default earliest-start; e.g. carbon-aware, "
+        "whose holds of flexible jobs become delay choices)",
     )
     p.add_argument(
         "--imitation-epochs",
@@ -55,6 +64,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--homes", default="user", choices=["user", "round-robin", "random", "first"])
     p.add_argument("--time-scale", type=float, help="multiply submit times by this")
     p.add_argument("--gpu-share", type=float, default=0.0, help="share of jobs asking for GPUs")
+    p.add_argument(
+        "--flex-share",
+        type=fraction_arg,
+        default=0.0,
+        metavar="SHARE",
+        help="share of the jobs (seeded) that may start up to --flex late (as in hyperion sim)",
+    )
+    p.add_argument(
+        "--flex", type=flex_arg, default=6 * 3600.0, metavar="DURATION", help="default 6h"
+    )
+    p.add_argument(
+        "--forecast",
+        default=None,
+        metavar="NAME",
+        help="carbon forecast the candidates carry (default daily-profile-blend; as in hyperion "
+        "sim)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--eval-seeds", default="1000", help="held-out seeds of the evaluation (default 1000)"
@@ -73,10 +99,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     """Train and write the artifact; show progress on stderr and the evaluation table."""
+    from hyperion.placement.heuristics import POLICIES
+
+    if args.imitate not in POLICIES:
+        raise HyperionError(
+            f"--imitate {args.imitate!r}: not a heuristic", hint=f"one of {', '.join(POLICIES)}"
+        )
     try:
         from hyperion.rl.env import EnvConfig
         from hyperion.rl.objective import Objective
         from hyperion.rl.train import TrainSettings, train
+        from hyperion.sim.forecast import DEFAULT_FORECAST
     except ImportError as exc:
         from hyperion.rl.extra import missing_extra
 
@@ -102,6 +135,9 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         objective=str(Objective.parse(args.objective)),
         max_sites=args.max_sites,
         window=args.window,
+        flex_share=args.flex_share,
+        flex_s=args.flex,
+        forecast=args.forecast or DEFAULT_FORECAST,
     )
     settings = TrainSettings(
         iterations=args.iterations,
@@ -113,6 +149,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         entropy=args.entropy,
         imitation_steps=args.imitation_steps,
         imitation_epochs=args.imitation_epochs,
+        imitate=args.imitate,
         batch=args.batch,
         minibatch=min(250, args.batch),
         eval_seeds=seeds,
@@ -164,7 +201,8 @@ def _eval_table(rows: list[dict[str, Any]], objective: str) -> Table:
     from rich.table import Table
 
     t = Table(title=f"held-out evaluation (objective {objective}, per job, lower is better)")
-    for col in ("workload", "seed", "policy", "objective", "mean wait s", "mean bsld", "cost"):
+    cols = ("workload", "seed", "policy", "objective", "mean wait s", "mean bsld", "cost")
+    for col in (*cols, "carbon kg", "held"):
         t.add_column(col, justify="left" if col in {"workload", "policy"} else "right")
     for r in rows:
         t.add_row(
@@ -175,6 +213,8 @@ def _eval_table(rows: list[dict[str, Any]], objective: str) -> Table:
             f"{r['mean_wait']:,.0f}",
             f"{r['mean_bsld']:,.2f}",
             f"{r['cost']:,.2f}",
+            f"{r['carbon_kg']:,.1f}",
+            str(r.get("held", 0)),
         )
     return t
 
@@ -185,7 +225,8 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
     from hyperion.rl.evaluate import summarise
 
     t = Table(title="over the held-out seeds (ratio: geometric mean, per seed, vs earliest-start)")
-    for col in ("policy", "seeds", "mean objective", "ratio", "wins"):
+    cols = ("policy", "seeds", "mean objective", "ratio", "wins", "mean bsld", "x ES")
+    for col in (*cols, "carbon kg", "x ES "):
         t.add_column(col, justify="left" if col == "policy" else "right")
     for r in summarise(rows):
         t.add_row(
@@ -194,5 +235,9 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
             f"{r['objective']:,.3f}",
             f"{r['ratio']:.3f}",
             f"{r['wins']}/{r['seeds']}",
+            f"{r['mean_bsld']:,.2f}",
+            f"{r['bsld_ratio']:.3f}",
+            f"{r['carbon_kg']:,.1f}",
+            f"{r['carbon_ratio']:.3f}",
         )
     return t

@@ -2,23 +2,29 @@
 
 An episode replays one workload (or a window of ``window`` jobs of it) on the scenario's sites
 through :meth:`hyperion.sim.engine.Engine.replay`. Each job with two or more candidate sites is
-one step; jobs only one site can run are placed by the engine without asking.
+one step, and so is each flexible job (``flex_share``) even with one candidate (it may be held);
+other jobs only one site can run are placed by the engine without asking. Candidates carry the
+carbon forecast (``forecast``), as they do for every forecast-reading policy.
 
 **Observation** (a dict, fixed shapes so batches stack): ``job`` (:data:`JOB_FEATURES`),
 ``sites`` (``max_sites`` rows of :data:`SITE_FEATURES`, one per scenario site in config order,
-zeros for padding and for sites that cannot run the job) and ``mask`` (1 where the site can run
-the job). Padding to ``max_sites`` is only the environment's batching; the model itself scores
-each row with shared weights and works for any number of sites.
+zeros for padding and for sites that cannot run the job) and ``mask`` (``max_sites`` x
+:data:`OPTIONS`: column 0 is 1 where the site can run the job now, column 1 where it also has a
+delay target, see :func:`~hyperion.rl.features.observe`; never for a job without flexibility).
+Padding to ``max_sites`` is only the environment's batching; the model itself scores each row
+with shared weights and works for any number of sites.
 
-**Action**: the index of a site (``Discrete(max_sites)``). An action whose mask is 0 is refused
-(``ValueError``). A "delay" choice will extend this to ``Discrete(max_sites * (1 + delays))``.
+**Action**: ``Discrete(max_sites * OPTIONS)``: ``slot * OPTIONS + choice``, choice 0 starts the
+job at the site now, choice 1 holds it there until the site's delay target (``not_before``). An
+action whose mask is 0 is refused (``ValueError``).
 
 **Reward**: the change of a running sum. Every job that has arrived accrues its objective
-(:class:`~hyperion.rl.objective.Objective`): while it waits, the value of the wait so far; once it
-has ended, its final value (wait, cost, carbon). Each step's reward is minus the growth of the sum
-since the previous step (at the last step, through the end of the simulation), divided by the
-episode's job count, so an episode's undiscounted return is exactly minus the mean per-job
-objective, and a decision that makes jobs queue is penalised as soon as they queue.
+(:class:`~hyperion.rl.objective.Objective`): while it waits (held or queued), the value of the
+wait so far; once it has ended, its final value (wait, cost, carbon). Each step's reward is
+minus the growth of the sum since the previous step (at the last step, through the end of the
+simulation), divided by the episode's job count, so an episode's undiscounted return is exactly
+minus the mean per-job objective, and a decision that makes jobs queue is penalised as soon as
+they queue.
 """
 
 from __future__ import annotations
@@ -31,11 +37,12 @@ import gymnasium as gym
 import numpy as np
 
 from hyperion.errors import HyperionError
-from hyperion.placement.heuristics import EarliestStartPolicy
+from hyperion.placement.heuristics import CarbonAwarePolicy
 from hyperion.placement.policy import Candidate
-from hyperion.rl.features import JOB_FEATURES, SITE_FEATURES, job_features, site_features
+from hyperion.rl.features import JOB_FEATURES, OPTIONS, SITE_FEATURES, job_features, observe
 from hyperion.rl.objective import Objective
 from hyperion.sim.engine import Engine, Replay
+from hyperion.sim.forecast import DEFAULT_FORECAST
 from hyperion.sim.job import SimJob
 from hyperion.sim.pool import Pool
 from hyperion.sim.scenario import Scenario, build
@@ -50,7 +57,8 @@ class EnvConfig:
     """What an environment simulates; plain values, so Ray can ship it to its workers.
 
     ``workloads``, ``sites`` (a site-config TOML), ``sim_config``, ``carbon``, ``homes``,
-    ``time_scale``, ``gpu_share`` are as in ``hyperion sim`` (:func:`hyperion.sim.scenario.build`).
+    ``time_scale``, ``gpu_share``, ``flex_share``, ``flex_s`` and ``forecast`` are as in
+    ``hyperion sim`` (:func:`hyperion.sim.scenario.build`, :mod:`hyperion.sim.forecast`).
     Generated workloads (``lublin:...``) are drawn anew each episode; ``window`` > 0 takes a
     random window of that many consecutive jobs.
     """
@@ -65,6 +73,9 @@ class EnvConfig:
     objective: str = "bsld"
     max_sites: int = 16
     window: int = 0
+    flex_share: float = 0.0
+    flex_s: float = 6 * 3600.0
+    forecast: str = DEFAULT_FORECAST
 
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> EnvConfig:
@@ -88,11 +99,16 @@ class EnvConfig:
             time_scale=self.time_scale,
             gpu_share=self.gpu_share,
             seed=seed,
+            flex_share=self.flex_share,
+            flex_s=self.flex_s,
         )
 
 
 class PlacementEnv(gym.Env[Obs, int]):
-    """One decision per arriving job with several candidate sites (see the module docstring)."""
+    """One decision per arriving job with a choice of site or start (see the module docstring).
+
+    After :meth:`reset` and each :meth:`step`, ``request``, ``candidates`` and ``now`` describe
+    the pending decision as a policy would see it (used to record demonstrations)."""
 
     def __init__(self, config: dict[str, Any] | EnvConfig | None = None) -> None:
         self.config = (
@@ -104,10 +120,10 @@ class PlacementEnv(gym.Env[Obs, int]):
             {
                 "job": gym.spaces.Box(-np.inf, np.inf, (nj,), np.float32),
                 "sites": gym.spaces.Box(-np.inf, np.inf, (n, ns), np.float32),
-                "mask": gym.spaces.Box(0.0, 1.0, (n,), np.float32),
+                "mask": gym.spaces.Box(0.0, 1.0, (n, OPTIONS), np.float32),
             }
         )
-        self.action_space = gym.spaces.Discrete(n)
+        self.action_space = gym.spaces.Discrete(n * OPTIONS)
         self._cache: Scenario | None = None
         self._fixed = not any(w.startswith("lublin:") for w in self.config.workloads)
         self.sites: list[SimSite] = []
@@ -116,7 +132,10 @@ class PlacementEnv(gym.Env[Obs, int]):
         self._engine: Engine | None = None
         self._ask: tuple[SimJob, list[tuple[SimSite, Pool]], float] | None = None
         self.candidates: list[Candidate] = []
-        self._mask = np.zeros(n, np.float32)
+        self.request: JobRequest | None = None
+        self.now = 0.0
+        self._mask = np.zeros((n, OPTIONS), np.float32)
+        self._delays: list[float | None] = [None] * n  # per slot: the delay target
         self._open: list[list[Any]] = []  # [job, objective charged so far]
         self._next = 0  # next job of self.jobs to count as arrived
         self.total = 0.0  # objective charged so far (sum over jobs)
@@ -151,7 +170,9 @@ class PlacementEnv(gym.Env[Obs, int]):
         for _ in range(10):
             episode_seed = int(self.np_random.integers(2**31 - 1))
             self.sites, self.jobs = self._episode(episode_seed)
-            self._engine = Engine(self.sites, EarliestStartPolicy())  # never asked: we answer
+            # never asked (we answer); it makes the engine attach forecasts and ask for flexible
+            # jobs with one candidate, as for any forecast-reading policy
+            self._engine = Engine(self.sites, CarbonAwarePolicy(), forecast=self.config.forecast)
             self._steps = self._engine.replay(self.jobs)  # same order: job.idx = index
             self._open, self._next, self.total = [], 0, 0.0
             try:
@@ -165,10 +186,13 @@ class PlacementEnv(gym.Env[Obs, int]):
         if self._ask is None or self._steps is None or self._engine is None:
             raise HyperionError("step() before reset() or after the episode ended")
         a = int(action)
-        if not 0 <= a < len(self._mask) or self._mask[a] <= 0:
-            raise ValueError(f"action {a}: that site cannot run this job (mask {self._mask})")
+        slot, choice = divmod(a, OPTIONS)
+        if not 0 <= slot < len(self._mask) or self._mask[slot, choice] <= 0:
+            what = "that site cannot run this job" if choice == 0 else "no delay there"
+            raise ValueError(f"action {a}: {what} (mask {self._mask.ravel().tolist()})")
         job, options, now = self._ask
-        placed = self._engine.placement(self.sites[a].name, None, options, now)
+        hold = self._delays[slot] if choice else None
+        placed = self._engine.placement(self.sites[slot].name, hold, options, now)
         try:
             self._ask = self._steps.send(placed)
         except StopIteration:
@@ -219,23 +243,32 @@ class PlacementEnv(gym.Env[Obs, int]):
         job, options, now = self._ask
         cands = self._engine.candidates(job, options, now, estimate=True)
         request: JobRequest = self._engine.request(job)
-        rows = site_features(request, cands, now)
+        rows, targets = observe(request, cands, now)
         n, ns = self.config.max_sites, len(SITE_FEATURES)
         sites = np.zeros((n, ns), np.float32)
-        self._mask = np.zeros(n, np.float32)
+        self._mask = np.zeros((n, OPTIONS), np.float32)
+        self._delays = [None] * n
         slot = {s.name: i for i, s in enumerate(self.sites)}
-        for c, row in zip(cands, rows, strict=True):
-            sites[slot[c.site]] = row
-            self._mask[slot[c.site]] = 1.0
-        self.candidates = cands
+        for c, row, target in zip(cands, rows, targets, strict=True):
+            i = slot[c.site]
+            sites[i] = row
+            self._mask[i, 0] = 1.0
+            if target is not None:
+                self._mask[i, 1:] = 1.0
+                self._delays[i] = target
+        self.candidates, self.request, self.now = cands, request, now
         return {
             "job": np.asarray(job_features(request, now), np.float32),
             "sites": sites,
             "mask": self._mask.copy(),
         }
 
+    def slot_of(self, site: str) -> int:
+        """The slot (row) of a site by name."""
+        return next(i for i, s in enumerate(self.sites) if s.name == site)
+
     def _blank(self) -> Obs:
-        self._mask = np.zeros(self.config.max_sites, np.float32)
+        self._mask = np.zeros((self.config.max_sites, OPTIONS), np.float32)
         n, ns = self.config.max_sites, len(SITE_FEATURES)
         return {
             "job": np.zeros(len(JOB_FEATURES), np.float32),

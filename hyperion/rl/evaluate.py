@@ -17,7 +17,7 @@ def evaluate(config: EnvConfig, policies: list[Policy], seed: int) -> list[dict[
     rows = []
     for policy in policies:
         sc = config.scenario(seed)
-        engine = Engine(sc.sites, policy)
+        engine = Engine(sc.sites, policy, forecast=config.forecast)
         m = engine.run(sc.jobs)
         ran = [j for j in sc.jobs if j.start >= 0]
         value = 0.0
@@ -33,6 +33,7 @@ def evaluate(config: EnvConfig, policies: list[Policy], seed: int) -> list[dict[
                 "mean_bsld": m.mean_bsld,
                 "cost": m.cost,
                 "carbon_kg": m.carbon_kg,
+                "held": m.held,
                 "jobs": m.jobs,
             }
         )
@@ -40,9 +41,10 @@ def evaluate(config: EnvConfig, policies: list[Policy], seed: int) -> list[dict[
 
 
 def summarise(rows: list[dict[str, Any]], baseline: str = "earliest-start") -> list[dict[str, Any]]:
-    """One row per policy over all seeds of :func:`evaluate`'s rows: the mean objective, and
-    against ``baseline`` on the same (workload, seed): the geometric mean of the ratios of the
-    objective (``nan`` where a ratio is undefined) and the number of strict wins.
+    """One row per policy over all seeds of :func:`evaluate`'s rows: the means of the objective,
+    the bounded slowdown and the carbon, and against ``baseline`` on the same (workload, seed):
+    the geometric mean of the ratios of the objective (``nan`` where a ratio is undefined), the
+    number of strict wins, and the ratios of the summed carbon and bounded slowdown.
 
     Per-seed results of this simulator are heavy-tailed (one policy can be 3x better on one seed
     and 3x worse on the next), so a handful of seeds says little; the ratio and win count are
@@ -67,6 +69,27 @@ def summarise(rows: list[dict[str, Any]], baseline: str = "earliest-start") -> l
                 if logs and len(logs) == len(paired)
                 else math.nan,
                 "wins": sum(a < b for a, b in paired),
+                "mean_bsld": _mean(mine, "mean_bsld"),
+                "carbon_kg": _mean(mine, "carbon_kg"),
+                "bsld_ratio": _sum_ratio(mine, rows, baseline, "mean_bsld"),
+                "carbon_ratio": _sum_ratio(mine, rows, baseline, "carbon_kg"),
             }
         )
     return out
+
+
+def _mean(rows: list[dict[str, Any]], key: str) -> float:
+    vals = [float(r[key]) for r in rows if key in r]
+    return sum(vals) / len(vals) if vals else math.nan
+
+
+def _sum_ratio(
+    mine: list[dict[str, Any]], rows: list[dict[str, Any]], baseline: str, key: str
+) -> float:
+    """Sum of ``key`` over ``mine`` over the baseline's sum on the same (workload, seed)s."""
+    base = {(r["workload"], r["seed"]): r for r in rows if r["policy"] == baseline}
+    pairs = [(r, base.get((r["workload"], r["seed"]))) for r in mine]
+    if not pairs or any(b is None or key not in a or key not in b for a, b in pairs):
+        return math.nan
+    total = sum(float(b[key]) for _, b in pairs if b is not None)
+    return sum(float(a[key]) for a, _ in pairs) / total if total > 0 else math.nan

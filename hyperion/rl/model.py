@@ -1,8 +1,10 @@
-"""The placement network: one shared scorer over (job, site) pairs, masked softmax over sites.
+"""The placement network: one shared scorer over (job, site) pairs, masked softmax over choices.
 
 A plain torch module (no Ray needed to use it). It works for any number of candidate sites: the
-same weights score each site from the job's and that site's features (:mod:`.features`), and a
-softmax over the feasible sites turns the scores into choice probabilities. Feature
+same weights score each site from the job's and that site's features (:mod:`.features`), one
+score per choice there (``options``: start now, hold until the site's delay target), and a
+softmax over the feasible (site, choice) pairs turns the scores into probabilities. Logits are
+flat, site-major: choice ``k`` at site slot ``i`` is index ``i * options + k``. Feature
 normalisation (mean and standard deviation, measured before training) lives in its buffers, so
 it is saved and loaded with the weights.
 """
@@ -26,9 +28,10 @@ class PlacementModel(nn.Module):
     site_mean: torch.Tensor
     site_std: torch.Tensor
 
-    def __init__(self, job_dim: int, site_dim: int, hidden: int = 64) -> None:
+    def __init__(self, job_dim: int, site_dim: int, hidden: int = 64, options: int = 2) -> None:
         super().__init__()
         self.job_dim, self.site_dim, self.hidden = job_dim, site_dim, hidden
+        self.options = options
         self.register_buffer("job_mean", torch.zeros(job_dim))
         self.register_buffer("job_std", torch.ones(job_dim))
         self.register_buffer("site_mean", torch.zeros(site_dim))
@@ -36,7 +39,7 @@ class PlacementModel(nn.Module):
         self.encoder = nn.Sequential(
             nn.Linear(job_dim + site_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh()
         )
-        self.head = nn.Linear(hidden, 1)
+        self.head = nn.Linear(hidden, options)
 
     def set_normalisation(
         self,
@@ -66,19 +69,29 @@ class PlacementModel(nn.Module):
         return out
 
     def logits(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Per-site logits ``(B, N)`` from :meth:`embed`'s output; infeasible sites get
-        :data:`MASKED`."""
+        """Flat logits ``(B, N * options)`` from :meth:`embed`'s output and ``mask
+        (B, N, options)``; infeasible choices get :data:`MASKED`."""
         scores: torch.Tensor = self.head(hidden)
-        return scores.squeeze(-1).masked_fill(mask <= 0, MASKED)
+        return scores.masked_fill(mask <= 0, MASKED).flatten(1)
 
     def forward(self, job: torch.Tensor, sites: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.logits(self.embed(job, sites), mask)
 
     @torch.no_grad()
-    def log_probs(self, job: Sequence[float], sites: Sequence[Sequence[float]]) -> list[float]:
-        """Log choice probabilities of each site (all feasible) for one decision."""
+    def log_probs(
+        self,
+        job: Sequence[float],
+        sites: Sequence[Sequence[float]],
+        delays: Sequence[bool] | None = None,
+    ) -> list[list[float]]:
+        """Log probabilities per site and choice for one decision: every site can start the job
+        now; the other choices only where ``delays`` says (default: nowhere)."""
         j = torch.tensor([list(job)], dtype=torch.float32)
         s = torch.tensor([[list(r) for r in sites]], dtype=torch.float32)
-        out = torch.log_softmax(self.forward(j, s, torch.ones(s.shape[:2])), dim=-1)
-        values: list[float] = out[0].tolist()
+        mask = torch.zeros(1, len(sites), self.options)
+        mask[0, :, 0] = 1.0
+        if delays is not None:
+            mask[0, :, 1:] = torch.tensor([float(d) for d in delays]).unsqueeze(-1)
+        out = torch.log_softmax(self.forward(j, s, mask), dim=-1).view(len(sites), self.options)
+        values: list[list[float]] = out.tolist()
         return values

@@ -1,10 +1,10 @@
 """The RLlib RLModule (new API stack) that trains a :class:`~hyperion.rl.model.PlacementModel`.
 
-Policy: the placement model's masked logits over the environment's site slots. Value (PPO's
-critic, dropped at export): its own encoder of the same shape (so the value loss, whose targets
-are heavy-tailed slowdowns, never moves the policy's weights), then an MLP over the normalised
-job features and the mean and max of the feasible sites' hidden vectors, so it too works for any
-number of sites. ``model_config`` holds
+Policy: the placement model's masked logits over the environment's (site slot, choice) pairs.
+Value (PPO's critic, dropped at export): its own encoder of the same shape (so the value loss,
+whose targets are heavy-tailed slowdowns, never moves the policy's weights), then an MLP over the
+normalised job features and the mean and max of the feasible sites' hidden vectors, so it too
+works for any number of sites. ``model_config`` holds
 ``hidden`` and ``norm`` (job mean, job std, site mean, site std).
 """
 
@@ -18,7 +18,7 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
-from hyperion.rl.features import JOB_FEATURES, SITE_FEATURES
+from hyperion.rl.features import JOB_FEATURES, OPTIONS, SITE_FEATURES
 from hyperion.rl.model import PlacementModel
 
 #: prefixes of the placement model's and the critic encoder's weights in this module's state
@@ -31,9 +31,10 @@ class PlacementRLModule(TorchRLModule, ValueFunctionAPI):
     def setup(self) -> None:
         cfg: dict[str, Any] = self.model_config  # type: ignore[assignment]  # our dict
         hidden = int(cfg["hidden"])
-        self.net = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES), hidden)
+        self.net = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES), hidden, OPTIONS)
         self.net.set_normalisation(*cfg["norm"])
-        self.critic = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES), hidden)  # head unused
+        self.critic = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES), hidden, OPTIONS)
+        # (the critic's head is unused)
         self.critic.set_normalisation(*cfg["norm"])
         self.value_head = nn.Sequential(
             nn.Linear(len(JOB_FEATURES) + 2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
@@ -46,7 +47,7 @@ class PlacementRLModule(TorchRLModule, ValueFunctionAPI):
     def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> torch.Tensor:
         obs = batch[Columns.OBS]
         h = self.critic.embed(obs["job"], obs["sites"])
-        m = obs["mask"].unsqueeze(-1)
+        m = obs["mask"][..., :1]  # the sites that can run the job (choice "now")
         mean = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
         top = h.masked_fill(m <= 0, -1.0).max(1).values  # tanh outputs are >= -1
         job = (obs["job"] - self.critic.job_mean) / self.critic.job_std

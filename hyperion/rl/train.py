@@ -1,10 +1,11 @@
 """``hyperion train``: PPO (Ray RLlib, new API stack) on :class:`~hyperion.rl.env.PlacementEnv`.
 
-Steps: record earliest-start demonstrations, measure the feature statistics on them and fit the
-model to them (:mod:`.warmstart`; ``imitation_epochs`` 0 skips the fit), train for ``iterations``
-PPO iterations from there with rich progress, export the placement model (the learner's weights,
-without the value head; with ``select_seeds`` the checkpoint that did best against earliest-start
-on those validation seeds), evaluate it against the baselines on held-out seeds, and write the
+Steps: record demonstrations of a heuristic (``imitate``: earliest-start by default), measure
+the feature statistics on them and fit the model to them (:mod:`.warmstart`;
+``imitation_epochs`` 0 skips the fit), train for ``iterations`` PPO iterations from there with
+rich progress, export the placement model (the learner's weights, without the value head; with
+``select_seeds`` the checkpoint that did best against earliest-start on those validation seeds),
+evaluate it against the baselines on held-out seeds, and write the
 ``model.hyp`` artifact (:mod:`.artifact`) with the curve, the table and the command.
 Local Ray by default (``env_runners`` sampling processes); ``address`` joins a Ray cluster.
 """
@@ -27,7 +28,7 @@ from hyperion.placement.heuristics import get_policy
 from hyperion.rl.artifact import save
 from hyperion.rl.env import EnvConfig, PlacementEnv
 from hyperion.rl.evaluate import evaluate
-from hyperion.rl.features import JOB_FEATURES, SITE_FEATURES
+from hyperion.rl.features import JOB_FEATURES, OPTIONS, SITE_FEATURES
 from hyperion.rl.model import PlacementModel
 from hyperion.rl.objective import Objective
 from hyperion.rl.policy import LearnedPolicy
@@ -35,7 +36,7 @@ from hyperion.rl.rllib_module import CRITIC, NET, PlacementRLModule, placement_s
 from hyperion.rl.warmstart import demonstrations, imitate, normalisation
 
 #: heuristics every trained model is compared with
-BASELINES = ("earliest-start", "least-loaded", "home")
+BASELINES = ("earliest-start", "least-loaded", "home", "carbon-aware")
 
 
 @dataclass
@@ -56,6 +57,8 @@ class TrainSettings:
     eval_seeds: list[int] = field(default_factory=lambda: [1000])
     imitation_steps: int = 5000
     imitation_epochs: int = 20
+    #: the heuristic the warm start imitates
+    imitate: str = "earliest-start"
     #: validation seeds for checkpoint selection (empty: keep the last iteration's weights)
     select_seeds: list[int] = field(default_factory=list)
     #: evaluate a checkpoint every this many iterations (and the warm start and the last one)
@@ -146,9 +149,11 @@ def train(
     import ray
 
     t0 = time.monotonic()
-    demos = demonstrations(config, settings.seed, max(settings.imitation_steps, 1))
+    demos = demonstrations(
+        config, settings.seed, max(settings.imitation_steps, 1), settings.imitate
+    )
     norm = normalisation(demos)
-    model = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES), settings.hidden)
+    model = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES), settings.hidden, OPTIONS)
     model.set_normalisation(*norm)
     agreement = (
         imitate(model, demos, settings.imitation_epochs, settings.seed)
@@ -208,6 +213,8 @@ def train(
             "env": config.to_dict(),
             "settings": asdict(settings),
             "imitation_agreement": agreement,
+            "imitated": settings.imitate,
+            "imitation_delays": int((demos.action % OPTIONS).sum()),
             "selection": selection,
             "selected_iteration": None if best is None else best[1],
             "seconds": round(time.monotonic() - t0, 1),

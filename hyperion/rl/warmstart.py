@@ -1,10 +1,13 @@
-"""Before PPO: feature statistics and an imitation warm start, both from earliest-start runs.
+"""Before PPO: feature statistics and an imitation warm start, both from a heuristic's runs.
 
-:func:`demonstrations` plays episodes of the training environment placing every job where its
-estimated start is earliest (ties: home site, then slot order), recording observations and
-choices. :func:`normalisation` measures the feature statistics the model stores, and
+:func:`demonstrations` plays episodes of the training environment with an expert heuristic
+(``earliest-start`` by default, or e.g. ``carbon-aware``) deciding every step, recording
+observations and its choices as actions: its site, and the delay choice there when it held the
+job (``Decision.not_before`` after now) and the site offers one (the environment then holds the
+job until its own delay target, the greenest hour in the flexibility, which may differ from the
+expert's hour). :func:`normalisation` measures the feature statistics the model stores, and
 :func:`imitate` fits the model to the choices (cross-entropy over the masked softmax), so PPO
-starts from the best simple heuristic instead of from a random policy.
+starts from a good simple heuristic instead of from a random policy.
 """
 
 from __future__ import annotations
@@ -14,7 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hyperion.errors import HyperionError
+from hyperion.placement.heuristics import get_policy
+from hyperion.placement.policy import Decision
 from hyperion.rl.env import EnvConfig, PlacementEnv
+from hyperion.rl.features import OPTIONS
 from hyperion.rl.model import PlacementModel
 
 
@@ -28,21 +35,35 @@ class Demonstrations:
     action: np.ndarray
 
 
-def demonstrations(config: EnvConfig, seed: int, steps: int) -> Demonstrations:
-    """About ``steps`` decisions of earliest-start over as many episodes as that takes."""
+def action_of(env: PlacementEnv, decision: Decision, mask: np.ndarray) -> int:
+    """The environment's action for a heuristic's decision (see the module docstring)."""
+    slot = env.slot_of(decision.site)
+    held = decision.not_before is not None and decision.not_before > env.now
+    return slot * OPTIONS + (1 if held and mask[slot, 1] > 0 else 0)
+
+
+def demonstrations(
+    config: EnvConfig, seed: int, steps: int, expert: str = "earliest-start"
+) -> Demonstrations:
+    """``steps`` decisions of the ``expert`` heuristic (a name of
+    :data:`~hyperion.placement.heuristics.POLICIES`) over as many episodes as that takes."""
+    if expert.startswith("rl:"):
+        raise HyperionError(f"cannot imitate {expert!r}", hint="imitate a heuristic")
+    policy = get_policy(expert)
     env = PlacementEnv(config)
     rows: dict[str, list[np.ndarray]] = {"job": [], "sites": [], "mask": []}
     actions: list[int] = []
     obs, _ = env.reset(seed=seed)
     while len(actions) < steps:
-        slot = {s.name: i for i, s in enumerate(env.sites)}
-        best = min(env.candidates, key=lambda c: (c.est_start or 0.0, not c.home))
+        assert env.request is not None
+        decision = policy.decide(env.request, env.candidates, env.now)
         for k in rows:
             rows[k].append(obs[k])
-        actions.append(slot[best.site])
-        obs, _, done, _, _ = env.step(slot[best.site])
+        actions.append(action_of(env, decision, obs["mask"]))
+        obs, _, done, _, _ = env.step(actions[-1])
         if done:
             obs, _ = env.reset()
+            policy = get_policy(expert)  # a fresh one per episode: carbon-aware books holds
     return Demonstrations(
         job=np.stack(rows["job"]),
         sites=np.stack(rows["sites"]),
@@ -53,7 +74,7 @@ def demonstrations(config: EnvConfig, seed: int, steps: int) -> Demonstrations:
 
 def normalisation(d: Demonstrations) -> tuple[list[float], list[float], list[float], list[float]]:
     """Mean and standard deviation of job features and of feasible sites' features."""
-    feasible = d.sites[d.mask > 0]
+    feasible = d.sites[d.mask[..., 0] > 0]
     return (
         d.job.mean(0).tolist(),
         d.job.std(0).tolist(),

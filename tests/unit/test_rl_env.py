@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hyperion.rl.env import EnvConfig, PlacementEnv
-from hyperion.rl.features import JOB_FEATURES, SITE_FEATURES
+from hyperion.rl.features import JOB_FEATURES, OPTIONS, SITE_FEATURES
 from hyperion.rl.model import PlacementModel
 from hyperion.rl.objective import Objective
 from hyperion.sim import simulate
@@ -27,13 +27,14 @@ def _env(tmp_path: Path, objective: str = "bsld", **sites: list[float]) -> Place
     )
 
 
-def _play(env: PlacementEnv, actions: list[int]) -> list[float]:
+def _play(env: PlacementEnv, slots: list[int]) -> list[float]:
+    """Start each job now at the given site slots."""
     env.reset(seed=0)
     rewards = []
-    for k, a in enumerate(actions):
-        _, r, done, truncated, info = env.step(a)
+    for k, slot in enumerate(slots):
+        _, r, done, truncated, info = env.step(slot * OPTIONS)
         rewards.append(r)
-        assert done == (k == len(actions) - 1) and not truncated
+        assert done == (k == len(slots) - 1) and not truncated
     assert info["objective"] == pytest.approx(-sum(rewards))
     return rewards
 
@@ -70,19 +71,23 @@ def test_an_infeasible_site_is_masked_and_refused(tmp_path: Path) -> None:
     swf = write_jobs(tmp_path, [(0.0, 100.0, 8), (5.0, 10.0, 8)], 8)
     env = PlacementEnv(EnvConfig(workloads=[swf], sites=cfg, max_sites=4))
     obs, _ = env.reset(seed=0)
-    assert obs["mask"].tolist() == [1.0, 0.0, 1.0, 0.0]
+    # rigid jobs: "now" only where the site can run the job, never a delay
+    assert obs["mask"].tolist() == [[1.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]
     assert not obs["sites"][1].any() and not obs["sites"][3].any()
-    for bad in (1, 3, 7):
+    for bad in (2, 6, 14):
         with pytest.raises(ValueError, match="cannot run"):
+            env.step(bad)
+    for bad in (1, 5):
+        with pytest.raises(ValueError, match="no delay"):
             env.step(bad)
     model = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES))
     with torch.no_grad():
         logits = model(*(torch.as_tensor(obs[k])[None] for k in ("job", "sites", "mask")))
     probs = torch.softmax(logits, -1)[0]
-    assert probs[1].item() == 0 and probs[3].item() == 0
-    assert probs.sum().item() == pytest.approx(1.0)
+    assert probs.shape == (8,) and probs.sum().item() == pytest.approx(1.0)
+    assert all(probs[i].item() == 0 for i in (1, 2, 3, 5, 6, 7))
     draws = torch.multinomial(probs, 2000, replacement=True)
-    assert set(draws.tolist()) <= {0, 2}
+    assert set(draws.tolist()) <= {0, 4}
 
 
 @pytest.mark.parametrize("n_sites", [2, 5])
@@ -92,16 +97,16 @@ def test_observation_shapes(tmp_path: Path, n_sites: int) -> None:
     obs, _ = env.reset(seed=1)
     assert obs["job"].shape == (len(JOB_FEATURES),)
     assert obs["sites"].shape == (6, len(SITE_FEATURES))
-    assert obs["mask"].shape == (6,)
-    assert obs["mask"][n_sites:].sum() == 0 and obs["mask"].sum() >= 2
+    assert obs["mask"].shape == (6, OPTIONS)
+    assert obs["mask"][n_sites:].sum() == 0 and obs["mask"][:, 0].sum() >= 2
+    assert obs["mask"][:, 1].sum() == 0  # no flexible jobs, no forecast
     assert env.observation_space.contains(obs)
+    assert env.action_space.n == 6 * OPTIONS
     # the model itself takes any number of sites: score only the real ones
     model = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES))
     real = torch.as_tensor(obs["sites"][:n_sites])[None]
-    assert model(torch.as_tensor(obs["job"])[None], real, torch.ones(1, n_sites)).shape == (
-        1,
-        n_sites,
-    )
+    mask = torch.ones(1, n_sites, OPTIONS)
+    assert model(torch.as_tensor(obs["job"])[None], real, mask).shape == (1, n_sites * OPTIONS)
 
 
 def _trajectory(env: PlacementEnv, seed: int) -> list[tuple[list[float], float]]:
@@ -134,7 +139,7 @@ def test_earliest_start_in_the_env_matches_the_simulator(tmp_path: Path) -> None
     total, done = 0.0, False
     while not done:
         best = min(env.candidates, key=lambda c: (c.est_start, not c.home))
-        obs, r, done, _, _ = env.step(slot[best.site])
+        obs, r, done, _, _ = env.step(slot[best.site] * OPTIONS)
         total += r
     sc = env.config.scenario(info["seed"])
     m = simulate(sc.jobs, sc.sites, "earliest-start")

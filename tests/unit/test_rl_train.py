@@ -41,8 +41,9 @@ def test_train_writes_a_loadable_artifact(
     assert all(r["seed"] == 7 and r["objective"] >= 0 for r in meta["eval"])
     # normalisation was measured, not left at its defaults
     assert model.site_mean.abs().sum().item() > 0
-    logp = model.log_probs([1.0] * model.job_dim, [[0.0] * model.site_dim] * 3)
-    assert len(logp) == 3 and sum(math.exp(v) for v in logp) == pytest.approx(1.0, rel=1e-5)
+    logp = model.log_probs([1.0] * model.job_dim, [[0.0] * model.site_dim] * 3, [True] * 3)
+    total = sum(math.exp(v) for row in logp for v in row)
+    assert len(logp) == 3 and total == pytest.approx(1.0, rel=1e-5)
 
 
 def test_train_without_a_workload_is_a_clear_error(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hyperion.rl.env import EnvConfig
-from hyperion.rl.features import JOB_FEATURES, SITE_FEATURES
+from hyperion.rl.features import JOB_FEATURES, OPTIONS, SITE_FEATURES
 from hyperion.rl.model import PlacementModel
 from hyperion.rl.warmstart import demonstrations, imitate, normalisation
 from tests.unit.rl_sites import write_sites
@@ -18,7 +18,8 @@ def test_imitation_learns_earliest_start(tmp_path: Path) -> None:
     config = EnvConfig(workloads=["lublin:400:1.4:32"], sites=cfg, max_sites=5)
     d = demonstrations(config, seed=0, steps=800)
     assert len(d.action) == 800 and d.sites.shape == (800, 5, len(SITE_FEATURES))
-    assert all(d.mask[i, a] == 1 for i, a in enumerate(d.action))
+    assert all(d.mask.reshape(800, -1)[i, a] == 1 for i, a in enumerate(d.action))
+    assert (d.action % OPTIONS == 0).all()  # earliest-start never delays
     job_mean, job_std, site_mean, site_std = normalisation(d)
     assert len(job_mean) == len(JOB_FEATURES) and len(site_std) == len(SITE_FEATURES)
     assert site_mean[SITE_FEATURES.index("est_known")] == pytest.approx(1.0)
