@@ -2,6 +2,9 @@
 
 One object owns the configuration, one connector per site, the database and the policy; the
 API handlers and the background loops only call it. The protocol is in docs/federation.md.
+Its parts that work through it live beside it: late binding and the dispatch loop
+(``dispatch.py``), holds for low carbon (``carbon_hold.py``), recovery and re-placement
+(``recovery.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from typing import Any
 
 from hyperion.config.schema import HyperionConfig
 from hyperion.daemon import budget
-from hyperion.daemon.carbon import CarbonOutlooks, SiteOutlook
+from hyperion.daemon.carbon import CarbonOutlooks
+from hyperion.daemon.carbon_hold import (
+    carbon_at_start,
+    carbon_hold_reason,
+    carbon_now,
+    carbon_view,
+    dispatch_wait,
+)
+from hyperion.daemon.dispatch import dispatch, hold_new, hold_reason
 from hyperion.daemon.identity import Caller
 from hyperion.daemon.jobs import JobInput, build_submission, parse_job_input
 from hyperion.daemon.ledger import LedgerRecorder, node_share
@@ -37,8 +48,6 @@ from hyperion.types import JobRequest, JobState, SiteState
 Log = Callable[..., None]
 #: a site whose status query takes longer than this is polled less often
 SLOW_SITE_S = 2.0
-#: a policy's not_before less than this far ahead is not worth a hold
-MIN_CARBON_HOLD_S = 1.0
 
 
 class PlacementError(HyperionError):
@@ -269,7 +278,7 @@ class Federation:
                     "cost": round(cost, 4),
                     "currency": site_cfg.prices.currency,
                     "est_energy_kwh": round(energy, 6),
-                    **_carbon_now(seen, now),
+                    **carbon_now(seen, now),
                 }
             )
         if not cands:
@@ -282,19 +291,8 @@ class Federation:
             decision = dataclasses.replace(decision, not_before=None)  # never delay a rigid job
         for row in table:
             row["score"] = decision.scores.get(row["site"])
-            self._carbon_at_start(row, decision, now)
+            carbon_at_start(self, row, decision, now)
         return Placement(decision=decision, policy=name, table=table)
-
-    def _carbon_at_start(self, row: dict[str, Any], d: Decision, now: float) -> None:
-        """A candidate row's intensity at its start: the chosen site's at the planned start."""
-        seen = self.carbon.get(row["site"])
-        if seen is None or not row.get("feasible"):
-            return
-        start = row.get("est_start") or now
-        if row["site"] == d.site and d.not_before is not None:
-            start = d.not_before
-        row["carbon_at_start"] = round(seen.at(max(start, now)), 1)
-        row["carbon_start"] = max(start, now)
 
     def feasible(
         self,
@@ -321,158 +319,6 @@ class Federation:
             else:
                 translatable.append(f)
         return translatable, rejected
-
-    # ------------------------------------------------------------------ late binding
-    def capacity(self, site: str) -> int:
-        """The CPUs of the site's largest partition (partitions may share nodes)."""
-        parts = self.config.site(site).partitions
-        return max((p.nodes * p.cores_per_node for p in parts), default=0)
-
-    def sites_with_room(self, cpus: int, sites: Iterable[str], load: dict[str, int]) -> set[str]:
-        """The sites where ``cpus`` more keep Hyperion's jobs there (waiting or running, ``load``)
-        within ``(1 + site_backlog)`` x capacity; a site without any of them takes any job."""
-        factor = 1.0 + self.settings.site_backlog
-        return {
-            site
-            for site in sites
-            if load.get(site, 0) == 0 or load.get(site, 0) + cpus <= factor * self.capacity(site)
-        }
-
-    def _hold(self, job: JobInput, feasible: list[Feasible]) -> tuple[str | None, set[str]]:
-        """Why a new job waits in Hyperion's queue instead of going to a site now (None: send
-        it), and the candidate sites without room.
-
-        Pinned and deferred jobs always go (the user chose the site; Slurm keeps a held job
-        anyway). Otherwise a job waits when older jobs wait (the dispatch loop decides who goes
-        first) or when no candidate site has room.
-        """
-        if not self.settings.late_binding or job.site is not None or job.deferred:
-            return None, set()
-        with session(self.engine, write=False) as s:
-            ahead = len(repo.held_jobs(s, limit=1, due_by=time.time()))
-            load = repo.inflight_cpus_by_site(s)
-        sites = {f.site for f in feasible}
-        full = sites - self.sites_with_room(job.request.cpus, sites, load)
-        if ahead:
-            return "held by Hyperion: older jobs are waiting for a site with room", full
-        if full == sites:
-            return "held by Hyperion: no candidate site has room now", full
-        return None, full
-
-    def dispatch(self) -> int:
-        """Send held jobs, oldest first, to sites with room; how many were sent.
-
-        A younger job may go past an older one that finds no room (first fit), until the older
-        one has waited ``hold_bypass_s``: from then on it blocks its candidate sites for younger
-        jobs, so that the room it needs builds up (no job waits for ever).
-        """
-        now = time.time()
-        late = self.settings.late_binding
-        with session(self.engine, write=False) as s:
-            rows = repo.held_jobs(s, due_by=now)
-            rows = [r for r in rows if late or r.not_before is not None]
-            load = repo.inflight_cpus_by_site(s) if late else {}
-            held = [(r.id, r.created_at, self._held_input(r, now)) for r in rows]
-        blocked: set[str] = set()
-        sent = 0
-        for job_id, created, job in held:
-            if not late:
-                sent += self._release(job_id, job)
-                continue
-            try:
-                feasible, rejected = self.feasible(job.request, job)
-            except HyperionError as exc:
-                self._reject_held(job_id, str(exc))
-                continue
-            if not feasible:
-                ever, _ = candidates(job.request, self.config, {})
-                if not ever:  # the configuration changed under it: it can never run
-                    why = "; ".join(f"{k}: {v}" for k, v in rejected.items())
-                    self._reject_held(job_id, f"no site can run this job ({why})")
-                continue  # its sites are down or drained: it waits
-            sites = {f.site for f in feasible}
-            room = self.sites_with_room(job.request.cpus, sites - blocked, load)
-            if not room:
-                if now - created >= self.settings.hold_bypass_s:
-                    blocked |= sites
-                continue
-            try:
-                placement = self.place(
-                    job.request, job, job.policy, exclude=sites - room, known=(feasible, rejected)
-                )
-            except HyperionError as exc:
-                self.log(f"held job {job_id}: not placed this round: {exc}")
-                continue
-            if self._carbon_hold(job_id, job, placement):
-                continue
-            if self._send(job_id, job, placement, held=True):
-                site = placement.decision.site
-                load[site] = load.get(site, 0) + job.request.cpus
-                sent += 1
-        return sent
-
-    @staticmethod
-    def _held_input(row: Job, now: float) -> JobInput:
-        """A held job's input, its carbon flexibility shortened by the time it has waited (a
-        job is never held past submission + ``--carbon-flex``)."""
-        job = JobInput.from_row(row)
-        flex = job.request.carbon_flex_s
-        if not flex:
-            return job
-        left = max(0.0, row.created_at + flex - now)
-        return dataclasses.replace(
-            job, request=dataclasses.replace(job.request, carbon_flex_s=left or None)
-        )
-
-    def _release(self, job_id: str, job: JobInput) -> int:
-        """A carbon-held job whose time has come: placed again with fresh forecasts (it may
-        be held once more for a window greener still) and sent; 1 when sent."""
-        try:
-            placement = self.place(job.request, job, job.policy, pin=job.site)
-        except HyperionError as exc:
-            self.log(f"carbon-held job {job_id}: not placed this round: {exc}")
-            return 0
-        if self._carbon_hold(job_id, job, placement):
-            return 0
-        return int(self._send(job_id, job, placement, held=True))
-
-    def carbon_hold_reason(self, placement: Placement, now: float) -> str | None:
-        """Why a flexible job waits for low carbon (None: it goes now)."""
-        d = placement.decision
-        if d.not_before is None or d.not_before - now < MIN_CARBON_HOLD_S:
-            return None
-        seen = self.carbon.get(d.site)
-        later = d.scores.get(d.site)
-        at_hold = f"{later:.0f}" if later is not None else "?"
-        now_g = f"{seen.at(now):.0f}" if seen else "?"
-        stale = ", stale data" if seen and seen.stale else ""
-        return (
-            f"held for low carbon until {_clock(d.not_before)} (site {d.site}, forecast "
-            f"{at_hold} g/kWh vs {now_g} now{stale})"
-        )
-
-    def _carbon_hold(self, job_id: str, job: JobInput, placement: Placement) -> bool:
-        """Keep a queued job held for low carbon when the policy says so; True if held."""
-        reason = self.carbon_hold_reason(placement, time.time())
-        if reason is None or placement.decision.not_before is None:
-            return False
-        with self._mutate, session(self.engine) as s:
-            row = _job(s, job_id)
-            if row.state == HyperionJobState.QUEUED and not row.cancel_requested:
-                row.not_before = placement.decision.not_before
-                repo.set_job_state(s, row, HyperionJobState.QUEUED, reason=reason)
-        self.log(f"job {job_id}: {reason}")
-        return True
-
-    def dispatch_wait(self) -> float:
-        """Seconds the dispatch loop may sleep: until the next carbon release, at most a poll
-        interval."""
-        with session(self.engine, write=False) as s:
-            nxt = repo.next_carbon_release(s)
-        wait_s = self.settings.poll_interval_s
-        if nxt is not None:
-            wait_s = min(wait_s, max(0.05, nxt - time.time()))
-        return wait_s
 
     def _policy(self, name: str, options: dict[str, Any]) -> tuple[Policy, str]:
         """One policy object per name for the daemon's life (round-robin keeps its turn), and
@@ -515,55 +361,6 @@ class Federation:
             out[site] = exc if isinstance(exc, Exception) else fut.result()
         return out
 
-    def _reject_held(self, job_id: str, reason: str) -> None:
-        with self._mutate, session(self.engine) as s:
-            row = repo.get_job(s, job_id)
-            if row is not None and row.state == HyperionJobState.QUEUED:
-                repo.set_job_state(s, row, HyperionJobState.REJECTED, reason=reason)
-        self.log(f"held job {job_id} rejected: {reason}")
-
-    def _send(self, job_id: str, job: JobInput, placement: Placement, held: bool) -> bool:
-        """Record the placement as an INTENT attempt and submit it (exactly-once protocol);
-        False when a held job was cancelled meanwhile. Slurm's refusal rejects the job."""
-        d = placement.decision
-        with self._mutate, session(self.engine) as s:
-            row = _job(s, job_id)
-            if held and (row.cancel_requested or row.state != HyperionJobState.QUEUED):
-                return False
-            why = f"{placement.policy}: {d.reason}"
-            if held:
-                why += f" (after {time.time() - row.created_at:.0f}s in Hyperion's queue)"
-            attempt = repo.add_attempt(s, row, d.site, d.partition, why, d.scores)
-            attempt_id = _id(attempt)
-            self._claim(attempt_id)  # before the INTENT is visible to reconcile
-        self.poll_interval = self.settings.poll_interval_s  # follow the new job closely
-        try:
-            self._submit_attempt(attempt_id, job)
-        except JobRejected as exc:
-            with session(self.engine) as s:
-                repo.set_job_state(
-                    s, _job(s, job_id), HyperionJobState.REJECTED, reason=exc.slurm_message
-                )
-            if held:
-                self.log(f"held job {job_id} rejected by {d.site}: {exc.slurm_message}")
-                return True
-            raise
-        except HyperionError as exc:
-            if not held:
-                raise  # the user sees why, as with sbatch
-            from hyperion.daemon.recovery import place_again
-
-            self.log(f"held job {job_id}: submission to {d.site} failed ({exc}); placing it again")
-            place_again(self, job_id, job, exclude=d.site)
-        return True
-
-    def _hold_new(self, job: JobInput, reason: str) -> tuple[int, dict[str, Any]]:
-        """Store a new job in Hyperion's queue (QUEUED, the reason why) for the dispatch loop."""
-        with session(self.engine) as s:
-            job_id = repo.create_job(s, **job.to_row(), reason=reason).id
-        self.wake.set()
-        return 201, {"job": self.job_view(job_id)}
-
     # ------------------------------------------------------------------ API operations
     def submit(self, who: Caller, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """POST /jobs: place and submit, or hold the job in Hyperion's queue until a site has
@@ -571,9 +368,9 @@ class Federation:
         job = parse_job_input(body, who)
         known = self.feasible(job.request, job, pin=job.site)
         known, budget_note = budget.filter_candidates(self.config, self.engine, job.request, known)
-        hold, full = self._hold(job, known[0]) if known[0] else (None, set())
+        hold, full = hold_reason(self, job, known[0]) if known[0] else (None, set())
         if hold is not None and not job.test_only:
-            return self._hold_new(job, hold)
+            return hold_new(self, job, hold)
         try:
             placement = self.place(
                 job.request, job, job.policy, exclude=() if job.test_only else full, known=known
@@ -583,9 +380,9 @@ class Federation:
                 raise
             # the sites with room could not take it now; those with a full queue still may
             hold = f"held by Hyperion: the sites with room could not take it ({exc})"
-            return self._hold_new(job, hold)
+            return hold_new(self, job, hold)
         placement = budget.with_note(placement, budget_note)
-        carbon_hold = self.carbon_hold_reason(placement, time.time())
+        carbon_hold = carbon_hold_reason(self, placement, time.time())
         if job.test_only:
             out = placement.as_dict()
             out["hold"] = carbon_hold or hold
@@ -709,14 +506,10 @@ class Federation:
                     else None,
                     "policy": self.settings.default_policy,
                     "policy_error": self.policy_errors.get(self.settings.default_policy),
-                    "carbon": self._carbon_view(name),
+                    "carbon": carbon_view(self, name),
                 }
             )
         return out
-
-    def _carbon_view(self, site: str) -> dict[str, Any] | None:
-        seen = self.carbon.get(site)
-        return seen.as_dict(time.time()) if seen is not None else None
 
     def set_drained(self, site: str, drained: bool) -> dict[str, Any]:
         self.config.site(site)
@@ -728,6 +521,41 @@ class Federation:
         return next(x for x in self.sites() if x["name"] == site)
 
     # ------------------------------------------------------------------ submission protocol
+    def _send(self, job_id: str, job: JobInput, placement: Placement, held: bool) -> bool:
+        """Record the placement as an INTENT attempt and submit it (exactly-once protocol);
+        False when a held job was cancelled meanwhile. Slurm's refusal rejects the job."""
+        d = placement.decision
+        with self._mutate, session(self.engine) as s:
+            row = _job(s, job_id)
+            if held and (row.cancel_requested or row.state != HyperionJobState.QUEUED):
+                return False
+            why = f"{placement.policy}: {d.reason}"
+            if held:
+                why += f" (after {time.time() - row.created_at:.0f}s in Hyperion's queue)"
+            attempt = repo.add_attempt(s, row, d.site, d.partition, why, d.scores)
+            attempt_id = _id(attempt)
+            self._claim(attempt_id)  # before the INTENT is visible to reconcile
+        self.poll_interval = self.settings.poll_interval_s  # follow the new job closely
+        try:
+            self._submit_attempt(attempt_id, job)
+        except JobRejected as exc:
+            with session(self.engine) as s:
+                repo.set_job_state(
+                    s, _job(s, job_id), HyperionJobState.REJECTED, reason=exc.slurm_message
+                )
+            if held:
+                self.log(f"held job {job_id} rejected by {d.site}: {exc.slurm_message}")
+                return True
+            raise
+        except HyperionError as exc:
+            if not held:
+                raise  # the user sees why, as with sbatch
+            from hyperion.daemon.recovery import place_again
+
+            self.log(f"held job {job_id}: submission to {d.site} failed ({exc}); placing it again")
+            place_again(self, job_id, job, exclude=d.site)
+        return True
+
     def _claim(self, attempt_id: int) -> bool:
         """Mark an attempt as being submitted by this process; False if it already is."""
         with self._in_flight_lock:
@@ -848,6 +676,14 @@ class Federation:
         list(self._pool.map(one, list(self.conns)))
         self.carbon.refresh()
 
+    def dispatch(self) -> int:
+        """Send held jobs to sites with room (late binding) and release carbon holds."""
+        return dispatch(self)
+
+    def dispatch_wait(self) -> float:
+        """Seconds the dispatch loop may sleep (until the next carbon release)."""
+        return dispatch_wait(self)
+
     def reconcile(self) -> None:
         """Finish what a crash or an outage interrupted (docs/federation.md, recovery)."""
         from hyperion.daemon.recovery import reconcile
@@ -860,19 +696,6 @@ class Federation:
         from hyperion.daemon.recovery import replace
 
         replace(self)
-
-
-def _carbon_now(seen: SiteOutlook | None, now: float) -> dict[str, Any]:
-    """A candidate row's carbon columns: intensity now and whether the data are stale."""
-    if seen is None:
-        return {}
-    return {"carbon_now": round(seen.at(now), 1), "carbon_stale": seen.stale}
-
-
-def _clock(epoch: float) -> str:
-    """HH:MM (HH:MM:SS when not on a whole minute) in the daemon's local time, with its zone."""
-    fmt = "%H:%M" if int(epoch) % 60 == 0 else "%H:%M:%S"
-    return time.strftime(f"{fmt} %Z", time.localtime(epoch))
 
 
 def _hms(epoch: float) -> str:
