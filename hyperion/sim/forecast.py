@@ -10,7 +10,9 @@ bound on what forecasting can give (reported separately).
 ``Candidate.carbon_forecast`` points, computed once per site and hour: the current hour's
 value (known, as a provider's ``latest`` is) followed by the forecast of the hours after it.
 Before the series' first full hour there is no history: the current value stands for every
-hour (the history never wraps around to the end of the series, which would be the future).
+hour (the history never wraps around to the end of the series, which would be the future);
+once the simulation has run past the series' end (it wraps around), each lap is forecast
+from its own earlier hours.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ class CarbonForecasts:
         vals = series.values
         if self.live is None:  # the oracle
             return [vals[(k + h) % len(vals)] for h in range(1, self.horizon_h + 1)]
+        k %= len(vals)  # the series wraps around: forecast from its own past in this lap
         if k < 1:
-            return [vals[k % len(vals)]] * self.horizon_h
+            return [vals[k]] * self.horizon_h
         prep = self._prepared.get(id(series))
         if prep is None:
             from hyperion.carbon.series import Hourly

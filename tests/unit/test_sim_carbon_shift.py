@@ -283,3 +283,12 @@ def test_live_carbon_forecasters_plug_in() -> None:
     pts = CarbonForecasts("daily-profile:3", horizon_h=5).points(series, 5 * 86400 + 3 * H + 10)
     assert [v for _, v in pts] == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
     assert CarbonForecasts("daily-profile:3", horizon_h=2).points(series, 10.0)[1][1] == 0.0
+
+
+def test_forecasts_past_the_end_of_a_wrapping_series() -> None:
+    # a simulation longer than its series wraps around; the forecast must keep working
+    short = CarbonSeries([float(h % 24) for h in range(48)])
+    pts = CarbonForecasts("daily-profile:1", horizon_h=5).points(short, (48 + 30) * H)
+    assert [v for _, v in pts] == [6.0, 7.0, 8.0, 9.0, 10.0, 11.0]
+    one = CarbonSeries([42.0])  # a constant site
+    assert {v for _, v in CarbonForecasts(horizon_h=3).points(one, 10 * H)} == {42.0}
