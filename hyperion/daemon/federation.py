@@ -289,6 +289,10 @@ class Federation:
             request.carbon_flex_s or request.deadline is not None
         ):
             decision = dataclasses.replace(decision, not_before=None)  # never delay a rigid job
+        stale = sorted(c.site for c in cands if (o := self.carbon.get(c.site)) and o.stale)
+        if stale and (policy.reads_carbon or policy.needs_forecast):
+            note = f" (carbon data stale for {', '.join(stale)}: last known values)"
+            decision = dataclasses.replace(decision, reason=decision.reason + note)
         for row in table:
             row["score"] = decision.scores.get(row["site"])
             carbon_at_start(self, row, decision, now)

@@ -141,6 +141,7 @@ class GreenestPolicy(Policy):
     """
 
     name = "greenest"
+    reads_carbon = True
 
     def __init__(self, slack: float | None = None, slack_s: float = 0.0) -> None:
         if (slack is not None and slack < 0) or slack_s < 0:
@@ -356,6 +357,7 @@ class WeightedPolicy(Policy):
                 f"(got wait={wait}, cost={cost}, carbon={carbon})"
             )
         self.weights = (float(wait), float(cost), float(carbon))
+        self.reads_carbon = carbon > 0
         self.needs_start_estimate = wait > 0
 
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
@@ -407,9 +409,20 @@ POLICIES: dict[str, Callable[..., Policy]] = {
 RL_PREFIX = "rl:"
 
 
+#: ``--policy rl``: the model shipped inside the package (objective ``bsld``; docs/rl.md)
+RL_DEFAULT = "rl"
+
+
+def default_model_path() -> str:
+    """The path of the shipped default model (``hyperion/data/default-bsld.hyp``)."""
+    from importlib.resources import files
+
+    return str(files("hyperion") / "data" / "default-bsld.hyp")
+
+
 def is_policy_name(name: str) -> bool:
-    """True for a heuristic's name and for any ``rl:PATH``."""
-    return name in POLICIES or name.startswith(RL_PREFIX)
+    """True for a heuristic's name, for ``rl`` (the shipped model) and for any ``rl:PATH``."""
+    return name in POLICIES or name == RL_DEFAULT or name.startswith(RL_PREFIX)
 
 
 def _learned(path: str, options: dict[str, object]) -> Policy:
@@ -435,15 +448,19 @@ def get_policy(name: str, **options: object) -> Policy:
     """A new policy by name; unknown names and options are errors that list the valid ones.
 
     Options that a policy does not take are ignored only when their value is None, so callers can
-    pass e.g. ``seed=None`` generically. ``rl:PATH`` loads a trained model (no options).
+    pass e.g. ``seed=None`` generically. ``rl:PATH`` loads a trained model (no options); ``rl``
+    the one shipped inside the package.
     """
+    if name == RL_DEFAULT:
+        return _learned(default_model_path(), options)
     if name.startswith(RL_PREFIX):
         return _learned(name[len(RL_PREFIX) :], options)
     factory = POLICIES.get(name)
     if factory is None:
         raise HyperionError(
             f"unknown placement policy {name!r}",
-            hint=f"valid policies: {', '.join(POLICIES)}, rl:PATH (a trained model)",
+            hint=f"valid policies: {', '.join(POLICIES)}, rl (the shipped model), "
+            "rl:PATH (a trained model)",
         )
     valid = policy_options(name)
     given = {k: v for k, v in options.items() if v is not None or k in valid}

@@ -64,6 +64,8 @@ class Policy(ABC):
     needs_start_estimate: bool = False
     #: set True when :meth:`decide` reads :attr:`Candidate.carbon_forecast`
     needs_forecast: bool = False
+    #: set True when :meth:`decide` weighs carbon (then a decision on stale data says so)
+    reads_carbon: bool = False
 
     @abstractmethod
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:

@@ -21,6 +21,7 @@ class LearnedPolicy(Policy):
 
     needs_start_estimate = True
     needs_forecast = True
+    reads_carbon = True  # its features include the intensities
 
     def __init__(self, path: str) -> None:
         self.model, self.meta = load(path)

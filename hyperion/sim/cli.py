@@ -88,6 +88,7 @@ def run_sim(args: argparse.Namespace) -> int:
         for name in POLICIES:
             opts = ", ".join(policy_options(name))
             console.print(f"{name}" + (f"  (options: {opts})" if opts else ""), highlight=False)
+        console.print("rl  (the model shipped with Hyperion, objective bsld; needs hyperion[rl])")
         console.print("rl:PATH  (a model from hyperion train; needs hyperion[rl])", markup=False)
         return 0
     policy = make_policy(args.policy, args.seed, dict(args.option))
@@ -171,7 +172,8 @@ def run_eval(args: argparse.Namespace) -> int:
         if not is_policy_name(n):
             raise HyperionError(
                 f"unknown placement policy {n!r}",
-                hint=f"valid policies: {', '.join(POLICIES)}, rl:PATH (a trained model)",
+                hint=f"valid policies: {', '.join(POLICIES)}, rl (the shipped model), "
+                "rl:PATH (a trained model)",
             )
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]

@@ -293,3 +293,15 @@ def test_carbon_held_job_survives_a_restart(fed: Federation) -> None:
         assert again.dispatch() == 1 and len(conns["alpha"].submits) == 1
     finally:
         again.close()
+
+
+def test_a_decision_on_stale_carbon_data_says_so(fed: Federation) -> None:
+    now = time.time()
+    dip(fed, now, stale=True)
+    _, out = fed.submit(ALICE, body(policy="greenest", test_only=True))
+    assert "carbon data stale for alpha" in out["decision"]["reason"]
+    _, out = fed.submit(ALICE, body(policy="earliest-start", test_only=True))
+    assert "stale" not in out["decision"]["reason"]  # it does not weigh carbon
+    dip(fed, now, stale=False)
+    _, out = fed.submit(ALICE, body(policy="greenest", test_only=True))
+    assert "stale" not in out["decision"]["reason"]

@@ -148,3 +148,16 @@ def test_missing_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path
     with pytest.raises(HyperionError) as err:
         get_policy(f"rl:{tmp_path / 'm.hyp'}")
     assert "needs torch" in str(err.value) and "pip install hyperion[rl]" in str(err.value)
+
+
+def test_the_shipped_default_model_loads_and_places(tmp_path: Path) -> None:
+    from hyperion.placement.heuristics import default_model_path, is_policy_name
+
+    assert is_policy_name("rl")
+    _, meta = load(Path(default_model_path()))  # refused if the feature spec moved on
+    assert meta["objective"] == {"bsld": 1.0, "wait": 0.0, "cost": 0.0, "carbon": 0.0}
+    assert meta["command"].startswith("hyperion train ") and "--objective bsld" in meta["command"]
+    cfg = write_sites(tmp_path, [16, 32, 8], core_hour=[0.1, 0.2, 0.3])
+    sc = build(["lublin:150:1.2:32"], sites_config=cfg, seed=3)
+    m = simulate(sc.jobs, sc.sites, "rl")
+    assert m.jobs + m.dropped == 150 and m.jobs > 100
