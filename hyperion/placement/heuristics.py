@@ -426,16 +426,23 @@ def is_policy_name(name: str) -> bool:
 
 
 def _learned(path: str, options: dict[str, object]) -> Policy:
-    given = sorted(k for k, v in options.items() if v is not None)
-    if given:
-        raise HyperionError(f"policy rl:{path} has no option {', '.join(given)}")
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(k for k in given if k != "guard")
+    if unknown:
+        raise HyperionError(
+            f"policy rl:{path} has no option {', '.join(unknown)}", hint="its options: guard"
+        )
     try:
-        from hyperion.rl.policy import LearnedPolicy
+        from hyperion.rl.policy import GUARD_SLACK, LearnedPolicy
     except ImportError as exc:
         from hyperion.rl.extra import missing_extra
 
         raise missing_extra(exc) from None
-    return LearnedPolicy(path)
+    try:
+        guard = float(given.get("guard", GUARD_SLACK))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise HyperionError(f"policy rl:{path}: guard must be a number of job lengths") from None
+    return LearnedPolicy(path, guard=guard)
 
 
 def policy_options(name: str) -> list[str]:

@@ -132,13 +132,44 @@ def test_rl_policy_runs_in_the_simulator_and_explains_its_choice(tmp_path: Path)
     assert seen
     for d in seen:
         assert len(d.scores) >= 2 and d.site == min(d.scores, key=d.scores.__getitem__)
-        assert sum(math.exp(-s) for s in d.scores.values()) == pytest.approx(1.0, rel=1e-4)
+        kept = [s for s in d.scores.values() if s < 1000]  # the guard's left-outs score +1000
+        probs = [math.exp(-(s % 1000)) for s in d.scores.values()]
+        assert kept and sum(probs) == pytest.approx(1.0, rel=1e-4)
         assert d.reason.startswith("learned policy (bsld=1)")
 
 
-def test_rl_policy_takes_no_options(tmp_path: Path) -> None:
+def test_rl_policy_takes_only_the_guard_option(tmp_path: Path) -> None:
     with pytest.raises(HyperionError, match="has no option seed"):
         get_policy(f"rl:{tmp_path / 'm.hyp'}", seed=1)
+    with pytest.raises(HyperionError, match="guard must be a number"):
+        get_policy(f"rl:{tmp_path / 'm.hyp'}", guard="wide")
+
+
+def test_the_guard_keeps_the_model_off_sites_that_start_much_later(tmp_path: Path) -> None:
+    from hyperion.placement.policy import Candidate
+    from hyperion.types import JobRequest, PartitionState, SiteState
+
+    path = tmp_path / "model.hyp"
+    _model(path)
+    part = PartitionState("batch", 8, 0, 8, 0, 64, 0, 64, 0, 0, 0)
+    job = JobRequest(time_limit_s=600)
+
+    def cands(late_start: float) -> list[Candidate]:
+        return [
+            Candidate(site=n, state=SiteState(site=n, time=0.0, partitions=(part,)),
+                      partition="batch", est_start=t, carbon_g_per_kwh=100.0)
+            for n, t in (("soon", 0.0), ("late", late_start))
+        ]  # fmt: skip
+
+    guarded = get_policy(f"rl:{path}", guard=4)
+    for late in (1e5, 1e6):  # far beyond 4 x 600 s: never chosen, whatever the model says
+        d = guarded.decide(job, cands(late), 0.0)
+        assert d.site == "soon" and "guard: 1 site(s)" in d.reason
+        assert d.scores["late"] > 1000 > d.scores["soon"]
+    d = guarded.decide(job, cands(1000.0), 0.0)  # within 2,400 s: the model may choose
+    assert "guard" not in d.reason and max(d.scores.values()) < 1000
+    free = get_policy(f"rl:{path}", guard=-1)
+    assert "guard" not in free.decide(job, cands(1e6), 0.0).reason
 
 
 def test_missing_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
