@@ -212,7 +212,7 @@ def run_eval(args: argparse.Namespace) -> int:
                 w.writerow({k: r[k] for k in EVAL_COLUMNS})
     except OSError as exc:
         raise HyperionError(f"{out}: cannot write results: {exc.strerror}") from None
-    plots = [] if args.no_plot else plot_results(rows, out)
+    plots = [] if args.no_plot else plot_results(rows, out) + plot_training_curves(names, out)
     if args.json:
         print(
             json.dumps(
@@ -313,6 +313,54 @@ def plot_results(rows: list[dict[str, Any]], out: Path) -> list[str]:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return [str(path)]
+
+
+def _model_path(policy: str) -> str | None:
+    """The model file of a learned policy name (``rl`` or ``rl:PATH``), else None."""
+    from hyperion.placement.heuristics import RL_DEFAULT, RL_PREFIX, default_model_path
+
+    if policy == RL_DEFAULT:
+        return default_model_path()
+    return policy[len(RL_PREFIX) :] if policy.startswith(RL_PREFIX) else None
+
+
+def plot_training_curves(policies: list[str], out: Path) -> list[str]:
+    """``training_curve.png``: each learned policy's mean episode return per PPO iteration
+    (from its artifact), with the iteration training kept; [] without learned policies or
+    matplotlib."""
+    models = [(pol, path) for pol in policies if (path := _model_path(pol)) is not None]
+    if not models:
+        return []
+    from hyperion.rl.artifact import read_meta
+
+    curves = []
+    for pol, path in models:
+        meta = read_meta(path)
+        curves.append((pol, meta.get("curve") or [], meta.get("training", {})))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for pol, curve, training in curves:
+        xs = [c["iteration"] for c in curve]
+        (line,) = ax.plot(xs, [c["episode_return_mean"] for c in curve], label=pol)
+        kept = training.get("selected_iteration")
+        if kept is not None:
+            ax.axvline(kept, color=line.get_color(), linestyle=":", alpha=0.8)
+    ax.set_xlabel("PPO iteration (dotted: the checkpoint kept)")
+    ax.set_ylabel("mean episode return (higher is better)")
+    ax.set_title("training curves of the learned policies")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    png = out / "training_curve.png"
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return [str(png)]
 
 
 if __name__ == "__main__":  # pragma: no cover

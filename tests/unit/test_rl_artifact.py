@@ -192,3 +192,19 @@ def test_the_shipped_default_model_loads_and_places(tmp_path: Path) -> None:
     sc = build(["lublin:150:1.2:32"], sites_config=cfg, seed=3)
     m = simulate(sc.jobs, sc.sites, "rl")
     assert m.jobs + m.dropped == 150 and m.jobs > 100
+
+
+def test_eval_plots_the_training_curve_of_learned_policies(tmp_path: Path) -> None:
+    from hyperion.cli.main import main
+
+    cfg = write_sites(tmp_path, [16, 32, 8], core_hour=[0.1, 0.2, 0.3])
+    out = tmp_path / "ev"
+    args = ["eval", "--sites", str(cfg), "--trace", "lublin:60:1.0:32", "--policies",
+            "rl,earliest-start", "--seeds", "1", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    png = out / "training_curve.png"
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "wait_vs_carbon.png").is_file()
+    no_rl = tmp_path / "ev2"
+    assert main([*args[:6], "earliest-start", "--seeds", "1", "--out", str(no_rl)]) == 0
+    assert not (no_rl / "training_curve.png").exists()
