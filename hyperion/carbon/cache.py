@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import re
+import tempfile
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -33,18 +35,25 @@ class IntensityCache:
         self.ttl_s = ttl_s
         self._fresh: OrderedDict[Key, IntensityResult] = OrderedDict()
         self._known: dict[Key, tuple[float, dict[float, float]]] = {}
+        #: the daemon's snapshot loop (outlooks) and poll loop (the ledger) share providers
+        self._lock = threading.RLock()
 
     def fresh(self, key: Key, now: float) -> IntensityResult | None:
         """A result for ``key`` fetched less than ``ttl_s`` ago, if any."""
-        hit = self._fresh.get(key)
-        if hit is None or hit.fetched_at is None or now - hit.fetched_at >= self.ttl_s:
-            return None
-        self._fresh.move_to_end(key)
-        return hit
+        with self._lock:
+            hit = self._fresh.get(key)
+            if hit is None or hit.fetched_at is None or now - hit.fetched_at >= self.ttl_s:
+                return None
+            self._fresh.move_to_end(key)
+            return hit
 
     def store(self, key: Key, kind_key: Key, result: IntensityResult, *, merge: bool) -> None:
         """Remember a successful ``result``; ``merge`` adds to the known points (history)
         instead of replacing them (a newer forecast replaces the older one)."""
+        with self._lock:
+            self._store(key, kind_key, result, merge=merge)
+
+    def _store(self, key: Key, kind_key: Key, result: IntensityResult, *, merge: bool) -> None:
         self._fresh[key] = result
         self._fresh.move_to_end(key)
         while len(self._fresh) > _MAX_FRESH:
@@ -62,7 +71,8 @@ class IntensityCache:
         self, kind_key: Key, start: float, end: float
     ) -> tuple[tuple[IntensityPoint, ...], float | None]:
         """Known points with ``start <= time < end`` and when they were fetched."""
-        fetched_at, known = self._load(kind_key)
+        with self._lock:
+            fetched_at, known = self._load(kind_key)
         pts = tuple(IntensityPoint(t, v) for t, v in sorted(known.items()) if start <= t < end)
         return pts, (fetched_at if known else None)
 
@@ -99,8 +109,9 @@ class IntensityCache:
         body = json.dumps({"fetched_at": fetched_at, "points": sorted(known.items())})
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(body, encoding="utf-8")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(body)
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("cannot write the carbon cache file %s: %s", path, exc)

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hyperion.carbon.providers import CarbonProvider, Clock, TimeScale
+from hyperion.carbon.providers import CarbonProvider, Clock, RemoteProvider, TimeScale
 from hyperion.carbon.series import CarbonError
 
 
@@ -181,7 +181,9 @@ def build_providers(
     cfg: CarbonConfig, *, base_dir: Path | None = None, wall_origin: float | None = None
 ) -> dict[str, CarbonProvider]:
     """The providers of a validated ``[carbon]`` table, by name."""
-    return {
-        name: make_provider(p, base_dir=base_dir, wall_origin=wall_origin)
-        for name, p in cfg.providers.items()
-    }
+    out: dict[str, CarbonProvider] = {}
+    for name, p in cfg.providers.items():
+        out[name] = provider = make_provider(p, base_dir=base_dir, wall_origin=wall_origin)
+        if isinstance(provider, RemoteProvider):
+            provider.cache_name = name
+    return out

@@ -169,6 +169,8 @@ def make_forecaster(spec: str) -> Forecaster:
         hint="use persistence, same-hour-yesterday, daily-profile[:DAYS] or "
         "daily-profile-blend[:DAYS[:TAU_HOURS]]",
     )
+    if not all(math.isfinite(n) for n in nums):
+        raise bad
     if name in {"persistence", "same-hour-yesterday"}:
         if params:
             raise bad

@@ -184,6 +184,9 @@ class RemoteProvider(CarbonProvider):
         self.timeout_s = timeout_s
         self.cache = IntensityCache(cache_dir, ttl_s)
         self.clock = clock
+        #: the folder of its files in a shared ``cache_dir``: the name the config gives it
+        #: (two providers of one kind must not overwrite each other's last known values)
+        self.cache_name = self.name
 
     @abstractmethod
     def check_zone(self, zone: str) -> None:
@@ -226,7 +229,7 @@ class RemoteProvider(CarbonProvider):
         hit = self.cache.fresh(key, now)
         if hit is not None:
             return hit
-        kind_key = (self.name, kind, zone)
+        kind_key = (self.cache_name, kind, zone)
         try:
             unique = {p.time: p for p in fetch() if start <= p.time < end}
         except FetchError as exc:

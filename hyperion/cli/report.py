@@ -42,7 +42,10 @@ def parse_since(text: str, now: float | None = None, *, option: str = "--since")
         raise HyperionError(
             f"{option} {text!r}: not a date, time or duration", hint=_WHEN_HINT
         ) from None
-    return when.timestamp()  # naive: local time, as hq shows times
+    try:
+        return when.timestamp()  # naive: local time, as hq shows times
+    except (ValueError, OverflowError, OSError):
+        raise HyperionError(f"{option} {text!r}: out of range", hint=_WHEN_HINT) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -152,6 +152,8 @@ class CarbonOutlooks:
         s0, s1 = ts.to_series(start), ts.to_series(max(end, start))
         hist = src.provider.history(src.zone, s0 - s0 % HOUR, s1 + 1e-6)
         if not hist.points:
+            if hist.stale:  # the provider failed and nothing is known: say so in the ledger
+                raise CarbonError(f"{src.provider.name} ({src.zone}): {hist.error or 'no data'}")
             return None
         return Intensity(_mean(hist.points, s0, s1), hist.stale)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from hyperion.daemon import budget
 from hyperion.daemon.carbon import SiteOutlook
 from hyperion.daemon.jobs import JobInput
 from hyperion.errors import HyperionError
@@ -59,8 +60,7 @@ def carbon_hold_reason(fed: Federation, placement: Placement, now: float) -> str
     if d.not_before is None or d.not_before - now < MIN_CARBON_HOLD_S:
         return None
     seen = fed.carbon.get(d.site)
-    later = d.scores.get(d.site)
-    at_hold = f"{later:.0f}" if later is not None else "?"
+    at_hold = f"{seen.at(d.not_before):.0f}" if seen else "?"
     now_g = f"{seen.at(now):.0f}" if seen else "?"
     stale = ", stale data" if seen and seen.stale else ""
     return (
@@ -86,11 +86,27 @@ def hold_for_carbon(fed: Federation, job_id: str, job: JobInput, placement: Plac
     return True
 
 
+def reject_held(fed: Federation, job_id: str, reason: str) -> None:
+    """End a job still held in Hyperion's queue as REJECTED, with the reason."""
+    with fed._mutate, session(fed.engine) as s:
+        row = repo.get_job(s, job_id)
+        if row is not None and row.state == HyperionJobState.QUEUED:
+            repo.set_job_state(s, row, HyperionJobState.REJECTED, reason=reason)
+    fed.log(f"held job {job_id} rejected: {reason}")
+
+
 def release(fed: Federation, job_id: str, job: JobInput) -> int:
     """A carbon-held job whose time has come: placed again with fresh forecasts (it may
     be held once more for a window greener still) and sent; 1 when sent."""
     try:
-        placement = fed.place(job.request, job, job.policy, pin=job.site)
+        known = budget.filter_candidates(
+            fed.config, fed.engine, job.request, fed.feasible(job.request, job, pin=job.site)
+        )[0]
+    except HyperionError as exc:  # over budget now, or its pinned site is gone
+        reject_held(fed, job_id, exc.message)
+        return 0
+    try:
+        placement = fed.place(job.request, job, job.policy, pin=job.site, known=known)
     except HyperionError as exc:
         fed.log(f"carbon-held job {job_id}: not placed this round: {exc}")
         return 0
@@ -102,11 +118,12 @@ def release(fed: Federation, job_id: str, job: JobInput) -> int:
 def dispatch_wait(fed: Federation) -> float:
     """Seconds the dispatch loop may sleep: until the next carbon release, at most a poll
     interval."""
+    now = time.time()
     with session(fed.engine, write=False) as s:
-        nxt = repo.next_carbon_release(s)
+        nxt = repo.next_carbon_release(s, after=now)
     wait_s = fed.settings.poll_interval_s
     if nxt is not None:
-        wait_s = min(wait_s, max(0.05, nxt - time.time()))
+        wait_s = min(wait_s, max(0.05, nxt - now))
     return wait_s
 
 

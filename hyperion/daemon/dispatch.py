@@ -15,13 +15,14 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from hyperion.daemon.carbon_hold import hold_for_carbon, release
+from hyperion.daemon import budget
+from hyperion.daemon.carbon_hold import hold_for_carbon, reject_held, release
 from hyperion.daemon.jobs import JobInput
 from hyperion.errors import HyperionError
 from hyperion.placement.feasible import Feasible, candidates
 from hyperion.state import repo
 from hyperion.state.db import session
-from hyperion.state.models import HyperionJobState, Job
+from hyperion.state.models import Job
 
 if TYPE_CHECKING:
     from hyperion.daemon.federation import Federation
@@ -99,15 +100,17 @@ def dispatch(fed: Federation) -> int:
             sent += release(fed, job_id, job)
             continue
         try:
-            feasible, rejected = fed.feasible(job.request, job)
-        except HyperionError as exc:
-            _reject_held(fed, job_id, str(exc))
+            feasible, rejected = budget.filter_candidates(
+                fed.config, fed.engine, job.request, fed.feasible(job.request, job, pin=job.site)
+            )[0]
+        except HyperionError as exc:  # incl. over budget now
+            reject_held(fed, job_id, exc.message)
             continue
         if not feasible:
             ever, _ = candidates(job.request, fed.config, {})
             if not ever:  # the configuration changed under it: it can never run
                 why = "; ".join(f"{k}: {v}" for k, v in rejected.items())
-                _reject_held(fed, job_id, f"no site can run this job ({why})")
+                reject_held(fed, job_id, f"no site can run this job ({why})")
             continue  # its sites are down or drained: it waits
         sites = {f.site for f in feasible}
         room = sites_with_room(fed, job.request.cpus, sites - blocked, load)
@@ -143,10 +146,3 @@ def _held_input(row: Job, now: float) -> JobInput:
         job, request=dataclasses.replace(job.request, carbon_flex_s=left or None)
     )
 
-
-def _reject_held(fed: Federation, job_id: str, reason: str) -> None:
-    with fed._mutate, session(fed.engine) as s:
-        row = repo.get_job(s, job_id)
-        if row is not None and row.state == HyperionJobState.QUEUED:
-            repo.set_job_state(s, row, HyperionJobState.REJECTED, reason=reason)
-    fed.log(f"held job {job_id} rejected: {reason}")

@@ -133,8 +133,8 @@ def _flexibility(
     """(``carbon_flex`` as given, its seconds, the deadline as an epoch) of a new job; a
     stored job keeps the deadline it was given at submission (``now+1hour`` then)."""
     flex = body.get("carbon_flex")
-    if flex is not None and not isinstance(flex, str | int | float) or isinstance(flex, bool):
-        raise JobSpecError("carbon_flex must be a duration string such as '6h'")
+    if flex is not None and not isinstance(flex, str):  # a bare number: seconds or minutes?
+        raise JobSpecError("carbon_flex must be a duration string such as '6h' or '90m'")
     flex_text = None if flex is None else str(flex)
     flex_s = parse_flex(flex_text) if flex_text is not None else None
     if stored is not None:

@@ -433,11 +433,13 @@ def held_jobs(session: Session, limit: int = 1000, due_by: float | None = None) 
     return list(session.exec(stmt))
 
 
-def next_carbon_release(session: Session) -> float | None:
-    """The earliest ``not_before`` of the jobs held for low carbon, if any."""
+def next_carbon_release(session: Session, after: float) -> float | None:
+    """The earliest ``not_before`` later than ``after`` of the jobs held for low carbon, if any
+    (a job already due that could not be sent is retried each round, not in a busy loop)."""
     placed = select(Attempt.id).where(Attempt.job_id == Job.id).exists()
     stmt = (
         select(func.min(col(Job.not_before)))
+        .where(col(Job.not_before) > after)
         .where(Job.state == HyperionJobState.QUEUED.value)
         .where(col(Job.cancel_requested).is_(False))
         .where(~placed)

@@ -183,3 +183,13 @@ def test_outlook_uses_the_provider_forecast_else_the_forecaster(tmp_path: Path) 
     assert pub is not None and pub.values == (1000.0, 1001.0, 1002.0, 1002.0, 1002.0)
     assert pub.stale and pub.error == "old"
     assert outlook(CsvProvider(directory=tmp_path), "XX", START - 10 * H, 4, Persistence()) is None
+
+
+@pytest.mark.parametrize(
+    "spec", ["daily-profile:inf", "daily-profile:nan", "daily-profile-blend:3:nan"]
+)
+def test_non_finite_forecaster_parameters_are_refused(spec: str) -> None:
+    from hyperion.carbon.series import CarbonError
+
+    with pytest.raises(CarbonError, match="unknown forecaster"):
+        make_forecaster(spec)

@@ -195,3 +195,15 @@ def test_hctl_report_command(
     assert hctl.main(["report", "--since", "last tuesday"]) == 1
     err = capsys.readouterr().err
     assert "--since 'last tuesday'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("text", ["0001-01-01", "0001-01-01T00:00"])
+def test_since_out_of_range_is_a_clear_error(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        with pytest.raises(HyperionError, match="--since"):
+            parse_since(text)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
