@@ -28,6 +28,9 @@ from hyperion.carbon.series import (
 )
 
 Clock = Callable[[], float]
+#: after a failed call, the same (kind, zone) answers its last known values this long without
+#: asking the source again (a provider that times out must not hold up the daemon's loops)
+RETRY_AFTER_S = 30.0
 #: most points one looping history answer holds (two years of hours)
 _MAX_LOOP_POINTS = 24 * 800
 
@@ -187,6 +190,8 @@ class RemoteProvider(CarbonProvider):
         #: the folder of its files in a shared ``cache_dir``: the name the config gives it
         #: (two providers of one kind must not overwrite each other's last known values)
         self.cache_name = self.name
+        #: (retry after, error) per (provider, kind, zone) whose last call failed
+        self._failed: dict[tuple[str, ...], tuple[float, str]] = {}
 
     @abstractmethod
     def check_zone(self, zone: str) -> None:
@@ -230,13 +235,19 @@ class RemoteProvider(CarbonProvider):
         if hit is not None:
             return hit
         kind_key = (self.cache_name, kind, zone)
+        failed = self._failed.get(kind_key)
         try:
+            if failed is not None and now < failed[0]:  # it failed a moment ago: do not wait
+                raise FetchError(f"{failed[1]} (not asked again before {RETRY_AFTER_S:.0f} s)")
             unique = {p.time: p for p in fetch() if start <= p.time < end}
         except FetchError as exc:
+            if failed is None or now >= failed[0]:
+                self._failed[kind_key] = (now + RETRY_AFTER_S, str(exc))
             known, fetched_at = self.cache.last_known(kind_key, start, end)
             return IntensityResult(
                 zone, known, self.name, fetched_at=fetched_at, stale=True, error=str(exc)
             )
+        self._failed.pop(kind_key, None)
         points = tuple(unique[t] for t in sorted(unique))
         result = IntensityResult(zone, points, self.name, fetched_at=now)
         self.cache.store(key, kind_key, result, merge=kind == "history")

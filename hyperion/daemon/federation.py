@@ -540,8 +540,9 @@ class Federation:
             attempt_id = _id(attempt)
             self._claim(attempt_id)  # before the INTENT is visible to reconcile
         self.poll_interval = self.settings.poll_interval_s  # follow the new job closely
+        pinned = held and job.site is not None  # no other site may take it
         try:
-            self._submit_attempt(attempt_id, job)
+            self._submit_attempt(attempt_id, job, keep_intent=pinned)
         except JobRejected as exc:
             with session(self.engine) as s:
                 repo.set_job_state(
@@ -554,6 +555,9 @@ class Federation:
         except HyperionError as exc:
             if not held:
                 raise  # the user sees why, as with sbatch
+            if pinned and isinstance(exc, SiteError):
+                self.log(f"held job {job_id}: {d.site} unreachable ({exc}); sent when it answers")
+                return True
             from hyperion.daemon.recovery import place_again
 
             self.log(f"held job {job_id}: submission to {d.site} failed ({exc}); placing it again")
@@ -568,8 +572,10 @@ class Federation:
             self._in_flight.add(attempt_id)
             return True
 
-    def _submit_attempt(self, attempt_id: int, job: JobInput) -> None:
-        """Steps 2-3 of the exactly-once protocol for a claimed INTENT attempt."""
+    def _submit_attempt(self, attempt_id: int, job: JobInput, keep_intent: bool = False) -> None:
+        """Steps 2-3 of the exactly-once protocol for a claimed INTENT attempt. With
+        ``keep_intent``, a site that cannot be reached leaves the attempt an INTENT, which
+        recovery submits (same key) once the site answers; else it is ABANDONED."""
         try:
             with session(self.engine, write=False) as s:
                 a = _attempt(s, attempt_id)
@@ -591,7 +597,8 @@ class Federation:
                 )
                 raise
             except SiteError as exc:
-                self._transition(attempt_id, AttemptState.ABANDONED, str(exc), only=_UNSENT)
+                if not keep_intent:
+                    self._transition(attempt_id, AttemptState.ABANDONED, str(exc), only=_UNSENT)
                 raise
             _crash("after_submit")
             with self._mutate, session(self.engine) as s:

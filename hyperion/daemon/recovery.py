@@ -204,9 +204,13 @@ def _settle_unsent(
             return
         job = JobInput.from_row(row)
     fed.log(f"submitting attempt {key} to {site}: not found there")
+    pinned = job.site is not None  # no other site may take it: try again next round
     try:
-        fed._submit_attempt(attempt_id, job)
+        fed._submit_attempt(attempt_id, job, keep_intent=pinned)
     except HyperionError as exc:
+        if pinned and isinstance(exc, SiteError):
+            fed.log(f"submission of {key} failed: {exc}; tried again next round")
+            return
         fed.log(f"submission of {key} failed: {exc}; placing the job again")
         place_again(fed, job_id, job, exclude=site)
 

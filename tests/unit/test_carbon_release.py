@@ -103,3 +103,42 @@ def test_a_bare_number_as_carbon_flex_is_refused(fed: Federation) -> None:
 
     with pytest.raises(JobSpecError, match="duration string"):
         fed.submit(ALICE, body(carbon_flex=3600))
+
+
+def test_a_pinned_held_job_waits_for_its_site_after_a_transient_error(fed: Federation) -> None:
+    from hyperion.errors import SiteUnreachable
+
+    outlook(fed, "alpha", time.time(), 400.0, dip=True)
+    job = held_until_due(fed, body(site="alpha", carbon_flex="1m"))
+    outlook(fed, "alpha", time.time(), 100.0)
+    conn = fed.conns["alpha"]
+    real = conn.submit
+
+    def unreachable(sub: Any) -> str:
+        raise SiteUnreachable("alpha", "ssh: connection reset")
+
+    conn.submit = unreachable  # type: ignore[method-assign]
+    fed.dispatch()
+    view = fed.job_view(job["id"])
+    assert view["state"] != "REJECTED" and view["attempts"][-1]["state"] == "INTENT"
+    assert view["site"] == "alpha"
+    conn.submit = real  # type: ignore[method-assign]
+    fed.reconcile()  # recovery sends the INTENT (same key) once alpha answers
+    view = fed.job_view(job["id"])
+    assert view["state"] == "SUBMITTED" and len(view["attempts"]) == 1
+    assert len(conn.submits) == 1  # type: ignore[attr-defined]
+
+
+def test_a_failed_provider_is_not_asked_again_at_once() -> None:
+    from hyperion.carbon.providers import RETRY_AFTER_S
+
+    clock = [10_000.0]
+    flaky = Flaky()
+    flaky.clock = lambda: clock[0]
+    flaky.down = True
+    assert flaky.history("DE", 0.0, 7200.0).stale and flaky.fetches == 1
+    assert flaky.history("DE", 0.0, 7200.0).stale and flaky.fetches == 1  # not asked again
+    flaky.down = False
+    clock[0] += RETRY_AFTER_S + 1
+    again = flaky.history("DE", 0.0, 7200.0)
+    assert not again.stale and again.points and flaky.fetches == 2
