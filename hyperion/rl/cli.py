@@ -187,6 +187,14 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     console.print(_eval_table(meta["eval"], str(Objective(**meta["objective"]))))
     console.print(_summary_table(meta["eval"]))
     console.print(f"wrote {args.out} ({meta['training']['seconds']:.0f} s)", highlight=False)
+    t = meta["training"]
+    if t.get("beats_expert") is False:
+        console.print(
+            f"[yellow]warning:[/] no checkpoint beat {t['imitated']} on the validation seeds "
+            f"(best {min(c['ratio'] for c in t['selection']):.3f} against its "
+            f"{t['expert_ratio']:.3f}, both relative to earliest-start): this model is likely "
+            f"worse than the heuristic it imitated; retrain (another --seed) or use the heuristic"
+        )
     return 0
 
 

@@ -130,6 +130,18 @@ def _ratio(
 ) -> float:
     """Geometric mean over ``seeds`` of the model's objective over earliest-start's."""
     policy = LearnedPolicy.from_model(model, Objective.parse(config.objective))
+    ratio = _policy_ratio(config, policy, base, seeds)
+    assert ratio is not None
+    return ratio
+
+
+def _policy_ratio(
+    config: EnvConfig, policy: Any, base: dict[int, float], seeds: list[int]
+) -> float | None:
+    """Geometric mean over ``seeds`` of ``policy``'s objective over earliest-start's (None
+    without seeds)."""
+    if not seeds:
+        return None
     logs = []
     for seed in seeds:
         (row,) = evaluate(config, [policy], seed)
@@ -178,6 +190,7 @@ def train(
         seeds = settings.select_seeds
         es = get_policy("earliest-start")
         base = {s: evaluate(config, [es], s)[0]["objective"] for s in seeds}
+        expert_ratio = _policy_ratio(config, get_policy(settings.imitate), base, seeds)
         selection: list[dict[str, float]] = []
         best: tuple[float, int, dict[str, torch.Tensor]] | None = None
         if seeds and agreement is not None:  # the warm start is a candidate too
@@ -217,6 +230,11 @@ def train(
             "imitation_delays": int((demos.action % OPTIONS).sum()),
             "selection": selection,
             "selected_iteration": None if best is None else best[1],
+            # the imitated heuristic on the same validation seeds: did training beat it?
+            "expert_ratio": expert_ratio,
+            "beats_expert": (
+                None if best is None or expert_ratio is None else best[0] < expert_ratio
+            ),
             "seconds": round(time.monotonic() - t0, 1),
         },
         "curve": curve,

@@ -72,6 +72,9 @@ def test_train_selects_a_checkpoint_on_validation_seeds(
     best = min(selection, key=lambda s: s["ratio"])
     assert meta["training"]["selected_iteration"] == best["iteration"]
     assert all(s["ratio"] > 0 for s in selection)
+    t = meta["training"]
+    assert t["expert_ratio"] == pytest.approx(1.0)  # it imitated earliest-start, the baseline
+    assert t["beats_expert"] == (best["ratio"] < t["expert_ratio"])
 
 
 def test_select_seeds_must_not_overlap_eval_seeds(tmp_path: Path) -> None:
