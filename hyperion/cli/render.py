@@ -121,14 +121,17 @@ def fmt_cost(candidate: Mapping[str, Any]) -> str:
 
 def usage_text(usage: Any, *, compact: bool = False) -> str:
     """A job's or attempt's USAGE (docs/ledger.md), one per line, or ``compact`` on one:
-    ``0.012kWh 0.02EUR 4.1gCO2``; parts that are unknown (no carbon source) are left out;
-    ``-`` when it has not run."""
+    ``12Wh 0.02EUR 4.1gCO2`` (energy in Wh below 1 kWh); parts that are unknown (no carbon
+    source) are left out; ``-`` when it has not run."""
     if not isinstance(usage, Mapping):
         return _DASH
     sep = "" if compact else " "
     parts = []
     if usage.get("energy_kwh") is not None:
-        parts.append(f"{fmt_number(usage['energy_kwh'])}{sep}kWh")
+        kwh = float(usage["energy_kwh"])
+        parts.append(
+            f"{fmt_number(kwh)}{sep}kWh" if kwh >= 1 else f"{fmt_number(kwh * 1000)}{sep}Wh"
+        )
     if usage.get("cost") is not None:
         parts.append(fmt_cost(usage).replace(" ", sep))
     if usage.get("co2_g") is not None:

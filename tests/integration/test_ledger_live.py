@@ -58,7 +58,7 @@ def test_a_completed_job_gets_its_ledger_row(testbed: Path) -> None:
         assert attempt["usage"]["cost"] == pytest.approx(row.cost)
 
         shown = as_user("alice", d, "hq", job_id)
-        assert shown.returncode == 0 and "kWh" in shown.stdout, shown.stderr
+        assert shown.returncode == 0 and "Wh" in shown.stdout, shown.stderr
         rep = as_user("alice", d, "hctl", "report", "--by", "site", "--since", "1h", "--json")
         assert rep.returncode == 0, rep.stderr
         groups = {g["key"]: g for g in json.loads(rep.stdout)["report"]["groups"]}
