@@ -56,6 +56,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "whose holds of flexible jobs become delay choices)",
     )
     p.add_argument(
+        "--dagger-rounds",
+        type=int,
+        default=0,
+        help="after the imitation: rounds in which the expert labels the states the model "
+        "itself reaches, then a refit on all (DAgger; default 0)",
+    )
+    p.add_argument(
         "--imitation-epochs",
         type=int,
         default=20,
@@ -105,6 +112,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         raise HyperionError(
             f"--imitate {args.imitate!r}: not a heuristic", hint=f"one of {', '.join(POLICIES)}"
         )
+    if args.dagger_rounds < 0:
+        raise HyperionError(f"--dagger-rounds {args.dagger_rounds}: must be 0 or more")
     try:
         from hyperion.rl.env import EnvConfig
         from hyperion.rl.objective import Objective
@@ -150,6 +159,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         imitation_steps=args.imitation_steps,
         imitation_epochs=args.imitation_epochs,
         imitate=args.imitate,
+        dagger_rounds=args.dagger_rounds,
         batch=args.batch,
         minibatch=min(250, args.batch),
         eval_seeds=seeds,

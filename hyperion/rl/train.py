@@ -33,7 +33,7 @@ from hyperion.rl.model import PlacementModel
 from hyperion.rl.objective import Objective
 from hyperion.rl.policy import LearnedPolicy
 from hyperion.rl.rllib_module import CRITIC, NET, PlacementRLModule, placement_state
-from hyperion.rl.warmstart import demonstrations, imitate, normalisation
+from hyperion.rl.warmstart import demonstrations, imitate, merge, normalisation
 
 #: heuristics every trained model is compared with
 BASELINES = ("earliest-start", "least-loaded", "home", "carbon-aware")
@@ -59,6 +59,8 @@ class TrainSettings:
     imitation_epochs: int = 20
     #: the heuristic the warm start imitates
     imitate: str = "earliest-start"
+    #: DAgger rounds after the imitation (0: none)
+    dagger_rounds: int = 0
     #: validation seeds for checkpoint selection (empty: keep the last iteration's weights)
     select_seeds: list[int] = field(default_factory=list)
     #: evaluate a checkpoint every this many iterations (and the warm start and the last one)
@@ -172,6 +174,13 @@ def train(
         if settings.imitation_epochs
         else None
     )
+    for r in range(settings.dagger_rounds if agreement is not None else 0):
+        # DAgger: the expert labels the states the imitation itself reaches; refit on all
+        more = demonstrations(
+            config, settings.seed + 1 + r, settings.imitation_steps, settings.imitate, model
+        )
+        demos = merge(demos, more)
+        agreement = imitate(model, demos, settings.imitation_epochs, settings.seed)
     started = not ray.is_initialized()
     if started:
         # Ray's core logs harmless "E" lines about actor restarts on every start; keep real errors

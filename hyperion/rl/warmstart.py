@@ -43,10 +43,17 @@ def action_of(env: PlacementEnv, decision: Decision, mask: np.ndarray) -> int:
 
 
 def demonstrations(
-    config: EnvConfig, seed: int, steps: int, expert: str = "earliest-start"
+    config: EnvConfig,
+    seed: int,
+    steps: int,
+    expert: str = "earliest-start",
+    learner: PlacementModel | None = None,
 ) -> Demonstrations:
     """``steps`` decisions of the ``expert`` heuristic (a name of
-    :data:`~hyperion.placement.heuristics.POLICIES`) over as many episodes as that takes."""
+    :data:`~hyperion.placement.heuristics.POLICIES`) over as many episodes as that takes.
+
+    With a ``learner`` (DAgger), the learner's choices drive the episodes and the expert only
+    labels the states the learner reaches: the states where its own mistakes have led it."""
     if expert.startswith("rl:"):
         raise HyperionError(f"cannot imitate {expert!r}", hint="imitate a heuristic")
     policy = get_policy(expert)
@@ -60,7 +67,8 @@ def demonstrations(
         for k in rows:
             rows[k].append(obs[k])
         actions.append(action_of(env, decision, obs["mask"]))
-        obs, _, done, _, _ = env.step(actions[-1])
+        taken = actions[-1] if learner is None else _greedy(learner, obs)
+        obs, _, done, _, _ = env.step(taken)
         if done:
             obs, _ = env.reset()
             policy = get_policy(expert)  # a fresh one per episode: carbon-aware books holds
@@ -69,6 +77,27 @@ def demonstrations(
         sites=np.stack(rows["sites"]),
         mask=np.stack(rows["mask"]),
         action=np.asarray(actions, np.int64),
+    )
+
+
+def _greedy(model: PlacementModel, obs: dict[str, np.ndarray]) -> int:
+    """The model's most probable action for one observation."""
+    with torch.no_grad():
+        logits = model(
+            torch.as_tensor(obs["job"])[None],
+            torch.as_tensor(obs["sites"])[None],
+            torch.as_tensor(obs["mask"])[None],
+        )
+    return int(logits.argmax(-1).item())
+
+
+def merge(a: Demonstrations, b: Demonstrations) -> Demonstrations:
+    """Both sets of demonstrations, stacked."""
+    return Demonstrations(
+        job=np.concatenate([a.job, b.job]),
+        sites=np.concatenate([a.sites, b.sites]),
+        mask=np.concatenate([a.mask, b.mask]),
+        action=np.concatenate([a.action, b.action]),
     )
 
 

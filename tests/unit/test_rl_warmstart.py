@@ -30,3 +30,22 @@ def test_imitation_learns_earliest_start(tmp_path: Path) -> None:
     # earliest-start breaks ties among equally early non-home sites by slot order, which no
     # feature shows: agreement stays below 1 (about 0.86 here; a random model about 0.43)
     assert after > 0.8 and after > before + 0.2
+
+
+def test_dagger_labels_the_states_the_learner_reaches(tmp_path: Path) -> None:
+    import numpy as np
+
+    from hyperion.rl.warmstart import merge
+
+    cfg = write_sites(tmp_path, [16, 32, 8], core_hour=[0.1, 0.2, 0.3])
+    config = EnvConfig(workloads=["lublin:300:1.4:32"], sites=cfg, max_sites=4)
+    expert = demonstrations(config, seed=0, steps=300)
+    learner = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES), hidden=16)
+    learner.set_normalisation(*normalisation(expert))  # untrained: it places badly
+    driven = demonstrations(config, seed=0, steps=300, learner=learner)
+    assert len(driven.action) == 300
+    assert all(driven.mask.reshape(300, -1)[i, a] == 1 for i, a in enumerate(driven.action))
+    # the same seed, other states: the learner's choices changed where the queues went
+    assert not np.array_equal(driven.sites, expert.sites)
+    both = merge(expert, driven)
+    assert len(both.action) == 600 and both.sites.shape[1:] == expert.sites.shape[1:]
