@@ -42,6 +42,8 @@ class CsvProviderConfig(_Strict):
     kind: Literal["csv"]
     files: dict[str, Path | list[Path]] = Field(default_factory=dict)
     directory: Path | None = None
+    #: short series in the config itself: zone -> hourly values (gCO2/kWh) from 2024-01-01 UTC
+    hourly: dict[str, list[Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)
     column: str | None = None
     time_scale: float = Field(1.0, gt=0)
     start: datetime | None = None
@@ -132,7 +134,13 @@ def make_provider(
         for zone, paths in cfg.files.items():
             many = paths if isinstance(paths, list) else [paths]
             files[zone] = [p for p in (_path(x, base_dir) for x in many) if p is not None]
-        csv = CsvProvider(files, _path(cfg.directory, base_dir), column=cfg.column, loop=cfg.loop)
+        csv = CsvProvider(
+            files,
+            _path(cfg.directory, base_dir),
+            column=cfg.column,
+            loop=cfg.loop,
+            hourly=cfg.hourly,
+        )
         csv.time_scale = _time_scale(cfg, clock() if wall_origin is None else wall_origin)
         return csv
     cache_dir = _path(cfg.cache_dir, base_dir)

@@ -89,10 +89,16 @@ class CarbonProvider(ABC):
         return IntensityResult(zone, pts, res.source, res.fetched_at, res.stale, res.error)
 
 
+#: where ``hourly`` series written in the config start (a midnight, UTC: 2024-01-01)
+HOURLY_ORIGIN = 1704067200.0
+
+
 class CsvProvider(CarbonProvider):
     """Recorded series from CSV files: ``files`` maps zones to CSVs; ``directory`` adds every
-    ``ZONE_*.csv`` in it (several files of one zone are merged). Never stale, no forecast.
-    With ``loop`` the series repeats for ever in both directions (replays, demos)."""
+    ``ZONE_*.csv`` in it (several files of one zone are merged); ``hourly`` gives short series
+    in the configuration itself (zone -> hourly values from :data:`HOURLY_ORIGIN`, e.g. one
+    synthetic day for a testbed). Never stale, no forecast. With ``loop`` the series repeats
+    for ever in both directions (replays, demos)."""
 
     name = "csv"
 
@@ -103,6 +109,7 @@ class CsvProvider(CarbonProvider):
         *,
         column: str | None = None,
         loop: bool = False,
+        hourly: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
         self.column = column
         self.loop = loop
@@ -127,15 +134,20 @@ class CsvProvider(CarbonProvider):
                         f"carbon CSV for zone {zone!r}: no such file {p}",
                         hint="fix the path in the provider's 'files' table",
                     )
-        if not self._files:
-            raise CarbonError(
-                "the CSV carbon provider has no files",
-                hint="give 'files' (ZONE = PATH) or a 'directory' with ZONE_*.csv files",
-            )
         self._series: dict[str, Hourly] = {}
+        for zone, values in (hourly or {}).items():
+            if not values:
+                raise CarbonError(f"carbon series {zone!r} in 'hourly' has no values")
+            self._series[zone] = Hourly(HOURLY_ORIGIN, tuple(float(v) for v in values))
+        if not self._files and not self._series:
+            raise CarbonError(
+                "the CSV carbon provider has no series",
+                hint="give 'files' (ZONE = PATH), a 'directory' with ZONE_*.csv files or "
+                "'hourly' (ZONE = [values])",
+            )
 
     def zones(self) -> list[str]:
-        return sorted(self._files)
+        return sorted({*self._files, *self._series})
 
     def series(self, zone: str) -> Hourly:
         """The whole hourly series of ``zone`` (read once, then kept)."""

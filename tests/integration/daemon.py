@@ -51,8 +51,6 @@ def bin_path(name: str) -> str:
 def write_config(path: Path, testbed: Path, **settings: object) -> Path:
     """The testbed config with absolute paths and its [hyperion] table replaced."""
     text = BASE_CONFIG.read_text().replace("${HYPERION_TESTBED_DIR:-../.testbed}", str(testbed))
-    carbon = BASE_CONFIG.parent / "carbon-testbed"  # the config is written elsewhere
-    text = text.replace('directory = "carbon-testbed"', f"directory = {json.dumps(str(carbon))}")
     text = re.sub(r"\n\[hyperion\]\n(?:[^\[\n].*\n|\n)*", "\n", text)
     merged = {**FAST, **settings}
     lines = ["[hyperion]"] + [f"{k} = {json.dumps(v)}" for k, v in merged.items()]

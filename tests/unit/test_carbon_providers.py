@@ -400,7 +400,7 @@ def test_csv_provider_configuration_errors(tmp_path: Path) -> None:
     with pytest.raises(CarbonError, match="is not a folder"):
         CsvProvider(directory=tmp_path / "DE_2023_hourly.csv")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CarbonError, match="has no files"):
+    with pytest.raises(CarbonError, match="has no series"):
         CsvProvider(directory=tmp_path / "empty")
 
 
@@ -463,3 +463,14 @@ def test_config_errors_name_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ELECTRICITYMAPS_TOKEN", raising=False)
     with pytest.raises(CarbonError, match="no Electricity Maps API token"):
         load_providers({"providers": {"em": {"kind": "electricitymaps"}}})
+
+
+def test_hourly_series_in_the_config_replace_files() -> None:
+    from hyperion.carbon.providers import HOURLY_ORIGIN, CsvProvider
+
+    p = CsvProvider(hourly={"XX": [300, 100]}, loop=True)
+    assert p.zones() == ["XX"]
+    got = p.history("XX", HOURLY_ORIGIN, HOURLY_ORIGIN + 4 * 3600)
+    assert [pt.value for pt in got.points] == [300.0, 100.0, 300.0, 100.0]
+    with pytest.raises(CarbonError, match="no values"):
+        CsvProvider(hourly={"XX": []})
