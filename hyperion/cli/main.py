@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, str] = {
     "multicluster": "hyperion.bench.multicluster",
     "fidelity": "hyperion.bench.fidelity",
     "policy": "hyperion.bench.policy",
+    "burst-floor": "hyperion.bench.burst_floor",
 }
 
 
@@ -116,6 +117,14 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
         "--gpu-share", type=float, default=0.0, help="share of jobs that also request GPUs"
     )
     p.add_argument("--max-procs", type=int, help="machine size, overriding the trace header")
+    p.add_argument(
+        "--segment",
+        type=int,
+        default=0,
+        metavar="JOBS",
+        help="SWF traces: run only JOBS consecutive jobs, the seed-th such stretch of the trace "
+        "(seed 0: the first JOBS jobs), so that seeds give a real trace's spread",
+    )
     p.add_argument(
         "--skip-bad", action="store_true", help="skip malformed SWF lines instead of failing"
     )

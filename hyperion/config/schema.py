@@ -294,6 +294,12 @@ class DaemonSettings(_Strict):
         description="with late binding, the poll interval while jobs are held: how soon "
         "Hyperion sees the cores a job's end frees",
     )
+    event_min_interval_s: float = Field(
+        0.05,
+        ge=0,
+        description="job-end events (POST /events, from a site's EpilogSlurmctld hook) start a "
+        "poll at once, but polls never follow each other closer than this",
+    )
     hold_bypass_s: float = Field(
         60.0,
         ge=0,

@@ -120,7 +120,12 @@ def dispatch(fed: Federation) -> int:
             continue
         try:
             placement = fed.place(
-                job.request, job, job.policy, exclude=sites - room, known=(feasible, rejected)
+                job.request,
+                job,
+                job.policy,
+                exclude=sites - room,
+                known=(feasible, rejected),
+                forced_ok=True,
             )
         except HyperionError as exc:
             fed.log(f"held job {job_id}: not placed this round: {exc}")
@@ -145,4 +150,3 @@ def _held_input(row: Job, now: float) -> JobInput:
     return dataclasses.replace(
         job, request=dataclasses.replace(job.request, carbon_flex_s=left or None)
     )
-

@@ -145,6 +145,11 @@ class Federation:
         self.policy_errors: dict[str, str] = {}
         #: set when a held job may now find room (a new held job, a poll that saw changes)
         self.wake = threading.Event()
+        #: set by a site's job-end event (``POST /events``): poll now, not at the interval
+        self.poll_now = threading.Event()
+        #: job-end events received, per site named in them (``hctl sites --json`` shows them,
+        #: so an admin sees the hook work)
+        self.events: dict[str, int] = {}
         #: energy, cost and CO2 of finished attempts (docs/ledger.md)
         self.ledger = LedgerRecorder(config, engine, log)
         #: per-site carbon intensity now and forecast, refreshed by the snapshot loop
@@ -209,10 +214,13 @@ class Federation:
         exclude: Iterable[str] = (),
         pin: str | None = None,
         known: tuple[list[Feasible], dict[str, str]] | None = None,
+        forced_ok: bool = False,
     ) -> Placement:
         """Choose a site for a job; :class:`PlacementError` with per-site reasons if none fits.
 
-        ``known``: what :meth:`feasible` already said of this job (it is not asked again)."""
+        ``known``: what :meth:`feasible` already said of this job (it is not asked again).
+        ``forced_ok``: with a single candidate left, do not ask it for a start estimate (the
+        choice is made; late binding's dispatch saves the round trip when it frees cores)."""
         if known is None:
             feasible, rejected = self.feasible(request, job, exclude, pin)
         else:
@@ -222,7 +230,8 @@ class Federation:
         name = policy_name or self.settings.default_policy
         options = self.settings.policy_options if name == self.settings.default_policy else {}
         policy, name = self._policy(name, options)
-        estimates = self._estimates(job, feasible) if policy.needs_start_estimate else {}
+        ask = policy.needs_start_estimate and not (forced_ok and len(feasible) == 1)
+        estimates = self._estimates(job, feasible) if ask else {}
         table: list[dict[str, Any]] = [
             {"site": s, "partition": None, "feasible": False, "why_not": why}
             for s, why in rejected.items()
@@ -511,6 +520,7 @@ class Federation:
                     "policy": self.settings.default_policy,
                     "policy_error": self.policy_errors.get(self.settings.default_policy),
                     "carbon": carbon_view(self, name),
+                    "job_end_events": self.events.get(name, 0),
                 }
             )
         return out
@@ -623,6 +633,22 @@ class Federation:
                 return False
             repo.set_attempt_state(s, a, state, end_reason=reason)
             return True
+
+    def job_event(self, site: str | None, job_id: str | None) -> bool:
+        """A site says a job ended (its ``EpilogSlurmctld`` hook, docs/federation.md): poll
+        at once rather than at the interval, when Hyperion has anything to learn from it
+        (live attempts there, or held jobs waiting for room). The event is only a hint: the
+        poll asks Slurm, so a false event costs one query. Whether it triggered a poll."""
+        key = site if site in self.config.sites else "(other)"
+        self.events[key] = self.events.get(key, 0) + 1
+        with session(self.engine, write=False) as s:
+            live = repo.live_attempts_by_site(s)
+            useful = bool(live.get(site)) if site in self.conns else any(live.values())
+            if not useful and self.settings.late_binding:
+                useful = bool(repo.held_jobs(s, limit=1, due_by=time.time()))
+        if useful:
+            self.poll_now.set()
+        return useful
 
     # ------------------------------------------------------------------ loops
     def poll(self) -> None:

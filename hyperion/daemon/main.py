@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,7 +72,16 @@ def serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def poll_loop() -> None:  # adaptive: its own thread, not a fixed interval
-        while not stop.wait(fed.poll_interval):
+        last = 0.0
+        while not stop.is_set():
+            fed.poll_now.wait(fed.poll_interval)  # a job-end event cuts the wait short
+            fed.poll_now.clear()
+            spacing = last + s.event_min_interval_s - time.monotonic()
+            if spacing > 0 and stop.wait(spacing):  # events never poll more often than this
+                return
+            if stop.is_set():
+                return
+            last = time.monotonic()
             try:
                 fed.poll()
             except Exception as exc:  # noqa: BLE001 - a loop must survive a bug
@@ -107,6 +117,7 @@ def serve(args: argparse.Namespace) -> int:
         log.info("signal %d: stopping", signum)
         stop.set()
         fed.wake.set()
+        fed.poll_now.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

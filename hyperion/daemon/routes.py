@@ -89,6 +89,17 @@ def routes(fed: Federation) -> list[Route]:
     def usage_report(req: Request) -> Reply:
         return 200, {"report": report(fed.engine, req.caller, req.query)}
 
+    def job_event(req: Request) -> Reply:
+        fields = {}
+        for key in ("site", "cluster", "job_id"):
+            value = req.body.get(key)
+            if value is not None and (not isinstance(value, str | int) or len(str(value)) > 200):
+                raise ApiError(400, f"{key}: expected a short string", 'e.g. {"site": "alpha"}')
+            fields[key] = None if value is None else str(value)
+        # a cluster named like no site (or no name at all): every site is polled
+        site = fields["site"] or fields["cluster"]
+        return 202, {"polled": fed.job_event(site, fields["job_id"])}
+
     def drain(req: Request) -> Reply:
         return 200, {"site": fed.set_drained(_site(req), True)}
 
@@ -102,6 +113,12 @@ def routes(fed: Federation) -> list[Route]:
         Route("GET", "/jobs/{job_id}", get_job, "one job with its attempts"),
         Route("DELETE", "/jobs/{job_id}", cancel_job, "cancel a job wherever it is"),
         Route("GET", "/sites", sites, "per-site health and load"),
+        Route(
+            "POST",
+            "/events",
+            job_event,
+            "a job ended at a site (its EpilogSlurmctld hook): poll now; only a hint",
+        ),
         Route(
             "GET",
             "/report",

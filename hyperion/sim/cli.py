@@ -50,6 +50,7 @@ def _scenario(args: argparse.Namespace, workloads: list[str], seed: int) -> Scen
         partition_shares=dict(args.partition_share) or None,
         flex_share=args.flex_share,
         flex_s=args.flex,
+        segment=args.segment,
     )
 
 

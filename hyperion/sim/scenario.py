@@ -55,9 +55,15 @@ class Scenario:
 
 
 def load_workload(
-    spec: str, *, seed: int = 0, max_procs: int | None = None, skip_bad: bool = False
+    spec: str,
+    *,
+    seed: int = 0,
+    max_procs: int | None = None,
+    skip_bad: bool = False,
+    segment: int = 0,
 ) -> Workload:
-    """A workload from a spec (see the module docstring)."""
+    """A workload from a spec (see the module docstring); ``segment`` > 0 cuts an SWF trace to
+    the ``seed``-th run of ``segment`` consecutive jobs (:func:`trace_segment`)."""
     if spec.startswith("lublin:"):
         parts = spec.split(":")
         try:
@@ -79,7 +85,39 @@ def load_workload(
     if "@" in spec and not Path(spec).exists():
         path, home = spec.rsplit("@", 1)
     tr = read_swf(path, max_procs=max_procs, skip_bad=skip_bad, home=home)
-    return Workload(Path(path).stem, tr.jobs, tr.machine_size, home, [tr.summary()])
+    label, jobs, notes = Path(path).stem, tr.jobs, [tr.summary()]
+    if segment > 0:
+        jobs, first = trace_segment(jobs, segment, seed)
+        notes.append(
+            f"{label}: jobs {first + 1}-{first + len(jobs)} (segment of {segment}, seed {seed})"
+        )
+    return Workload(label, jobs, tr.machine_size, home, notes)
+
+
+def trace_segment(jobs: list[SimJob], size: int, seed: int) -> tuple[list[SimJob], int]:
+    """The ``seed``-th run of ``size`` consecutive jobs (in submit order, wrapping around the
+    trace's whole segments), submit times shifted to start at 0; and the index of its first job.
+
+    Different seeds give different stretches of a real trace: its spread, as generator seeds
+    give for generated workloads.
+    """
+    if size <= 0:
+        raise HyperionError(f"--segment {size}: must be a positive number of jobs")
+    if len(jobs) < size:
+        raise HyperionError(
+            f"--segment {size}: the trace has only {len(jobs)} jobs",
+            hint="give a smaller segment or none",
+        )
+    ordered = sorted(jobs, key=lambda j: j.submit)
+    first = (seed % (len(ordered) // size)) * size
+    part = ordered[first : first + size]
+    t0 = part[0].submit
+    out = []
+    for j in part:
+        c = j.copy()
+        c.submit = j.submit - t0
+        out.append(c)
+    return out, first
 
 
 def _zone_name(path: str) -> str:
@@ -104,6 +142,7 @@ def build(
     partition_shares: dict[str, float] | None = None,
     flex_share: float = 0.0,
     flex_s: float = 6 * 3600.0,
+    segment: int = 0,
 ) -> Scenario:
     """A scenario from workload specs and site options (see the module docstring).
 
@@ -112,12 +151,16 @@ def build(
     seeded shares of jobs a priority or a partition request (:func:`assign_priorities`,
     :func:`assign_partitions`); SWF traces carry neither. ``flex_share`` of the jobs (seeded,
     :func:`assign_flex`) may start up to ``flex_s`` seconds late for greener power.
+    ``segment`` > 0 runs the ``seed``-th stretch of that many jobs of each SWF trace.
     """
     if not workloads:
         raise HyperionError(
             "no workload given", hint="pass --trace FILE (an SWF file) or lublin:JOBS:LOAD"
         )
-    wls = [load_workload(w, seed=seed, max_procs=max_procs, skip_bad=skip_bad) for w in workloads]
+    wls = [
+        load_workload(w, seed=seed, max_procs=max_procs, skip_bad=skip_bad, segment=segment)
+        for w in workloads
+    ]
     notes = [n for w in wls for n in w.notes]
     carbon = carbon or []
     if sites_config:

@@ -392,12 +392,13 @@ def request_cpus(request: Mapping[str, Any] | None) -> int:
         return 1
 
 
-#: attempts that hold or will soon hold CPUs at their site
+#: attempts that hold or will soon hold CPUs at their site (not COMPLETING: its job has ended
+#: and Slurm frees its cores within a moment, so a job sent now waits there only for the
+#: hand-off Slurm would make anyway)
 INFLIGHT_STATES = (
     *BACKLOG_STATES,
     AttemptState.RUNNING,
     AttemptState.SUSPENDED,
-    AttemptState.COMPLETING,
 )
 
 

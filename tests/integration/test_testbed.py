@@ -1,5 +1,6 @@
 """The testbed itself: status, env, Slurm's own multi-cluster submission, preemption on beta,
-cloud power-up on gamma. These are the behaviours the rest of Hyperion is measured against."""
+cloud power-up on gamma, the job-end hook. These are the behaviours the rest of Hyperion is
+measured against."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import os
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
+
+from hyperion.api.client import Client
+from hyperion.errors import HyperionError
 
 from .conftest import TESTBED
 
@@ -113,3 +119,25 @@ def test_inference_preempts_gpu_with_requeue(testbed: Path) -> None:
         assert requeued, "a gpu-partition job should have been requeued by the inference job"
     finally:
         _slurm(conf, "scancel", *low)
+
+
+def _events(client: Client, site: str) -> int:
+    return next(s for s in client.sites() if s["name"] == site)["job_end_events"]
+
+
+def test_a_job_end_reaches_hyperiond_through_the_epilog_hook(testbed: Path) -> None:
+    """EpilogSlurmctld (plugins/slurm_hooks/hyperion-job-end) tells the testbed's hyperiond that
+    a job ended, so that late binding need not wait for its next poll; any job counts."""
+    client = Client(socket_path=str(testbed / "run" / "hyperiond.sock"))
+    before = _events(client, "alpha")
+    conf = testbed / "alpha" / "slurm.conf"
+    out = _slurm(
+        conf, "sbatch", "--parsable", f"--chdir={testbed / 'share'}", "--wrap", "true", user="bob"
+    )
+    assert out.strip().split(";")[0].isdigit()
+    deadline = time.monotonic() + 60
+    while _events(client, "alpha") <= before:
+        assert time.monotonic() < deadline, "no job-end event from alpha's EpilogSlurmctld"
+        time.sleep(0.2)
+    with pytest.raises(HyperionError, match="site: expected a short string"):
+        client.request("POST", "/events", body={"site": ["alpha"]})

@@ -36,6 +36,7 @@ class MemorySite(SiteConnector):
         self.hold_submit: threading.Event | None = None
         self.in_submit = threading.Event()
         self._next = 100
+        self.estimates = 0  # estimate_start calls
 
     def add(self, user: str, comment: str, state: JobState = JobState.PENDING) -> str:
         self._next += 1
@@ -83,6 +84,7 @@ class MemorySite(SiteConnector):
         return SiteState(site=self.site, time=time.time(), partitions=())
 
     def estimate_start(self, sub: Submission) -> StartEstimate:
+        self.estimates += 1
         return StartEstimate(time.time(), "p", "n1")
 
     def partitions(self) -> list[PartitionInfo]:

@@ -266,3 +266,46 @@ def test_polls_follow_held_jobs_closely_then_back_off(late: Federation) -> None:
     move(late, "alpha", JobState.COMPLETED)
     late.poll()  # no change seen, nothing held: back to the adaptive interval
     assert late.poll_interval >= 2.0
+
+
+def test_a_completing_job_leaves_room_for_the_next(late: Federation) -> None:
+    submit(late, 11)
+    held = submit(late, 1)[0]
+    move(late, "beta", JobState.COMPLETING)  # ended; Slurm frees the cores in a moment
+    assert late.dispatch() == 1
+    assert late.job_view(held["id"])["site"] == "beta"
+
+
+def test_a_job_end_event_asks_for_a_poll_only_when_there_is_something_to_learn(
+    late: Federation,
+) -> None:
+    assert late.job_event("alpha", "17") is False  # nothing of Hyperion's anywhere
+    assert not late.poll_now.is_set()
+    submit(late, 1)
+    (site,) = {j["site"] for j in late.list_jobs(ALICE, {})}
+    other = next(s for s in BUDGET if s != site)
+    assert late.job_event(other, "17") is False  # nothing live there, nothing held
+    assert late.job_event(site, "17") is True and late.poll_now.is_set()
+    late.poll_now.clear()
+    assert late.job_event(None, None) is True  # unknown site: any live attempt counts
+    assert late.job_event("no-such-cluster", "1") is True
+    assert late.events == {site: 2, other: 1, "(other)": 2}
+    assert next(x for x in late.sites() if x["name"] == site)["job_end_events"] == 2
+
+
+def test_a_job_end_event_polls_while_jobs_are_held(late: Federation) -> None:
+    held = submit(late, 12)[-1]
+    for name in BUDGET:
+        move(late, name, JobState.COMPLETED)  # no live attempt anywhere (no dispatch yet)
+    assert late.job_view(held["id"])["state"] == "QUEUED"
+    assert late.job_event("alpha", "3") is True  # but a held job may find room
+
+
+def test_a_held_job_with_one_site_with_room_goes_without_an_estimate(late: Federation) -> None:
+    submit(late, 11)
+    held = submit(late, 1)[0]
+    asked = {name: conn.estimates for name, conn in sites(late).items()}
+    move(late, "beta", JobState.COMPLETED)  # only beta has room: the choice is made
+    assert late.dispatch() == 1
+    assert late.job_view(held["id"])["site"] == "beta"
+    assert {name: conn.estimates for name, conn in sites(late).items()} == asked

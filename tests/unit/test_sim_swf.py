@@ -198,3 +198,31 @@ def test_bad_line_in_file_names_the_path(tmp_path: Path) -> None:
     p.write_text(rec(1, 0, 10, 4) + "\n1 2 3\n")
     with pytest.raises(TraceError, match=r"bad\.swf, line 2"):
         read_swf(p)
+
+
+def _trace_file(tmp_path: Path, n: int) -> Path:
+    path = tmp_path / "t.swf"
+    path.write_text(HEADER + "\n".join(rec(i + 1, 100 + 10 * i, 5, 2) for i in range(n)) + "\n")
+    return path
+
+
+def test_segment_takes_the_seeds_stretch_from_time_zero(tmp_path: Path) -> None:
+    from hyperion.sim.scenario import load_workload
+
+    path = _trace_file(tmp_path, 10)
+    seg = load_workload(str(path), seed=1, segment=4)
+    assert [j.job_id for j in seg.jobs] == [5, 6, 7, 8]
+    assert [j.submit for j in seg.jobs] == [0, 10, 20, 30]
+    assert "jobs 5-8" in seg.notes[-1]
+    # two whole segments of 4 in 10 jobs: seed 2 wraps to the first
+    assert [j.job_id for j in load_workload(str(path), seed=2, segment=4).jobs] == [1, 2, 3, 4]
+    # the trace's own jobs are untouched
+    assert load_workload(str(path)).jobs[4].submit == 140
+
+
+def test_segment_longer_than_the_trace_is_a_clear_error(tmp_path: Path) -> None:
+    from hyperion.sim.scenario import load_workload
+
+    path = _trace_file(tmp_path, 3)
+    with pytest.raises(HyperionError, match="only 3 jobs"):
+        load_workload(str(path), segment=4)
