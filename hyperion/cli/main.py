@@ -118,6 +118,13 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-procs", type=int, help="machine size, overriding the trace header")
     p.add_argument(
+        "--estimates",
+        choices=["trace", "user", "mixed"],
+        default="trace",
+        help="requested times: as the workload gives them (default), as users write them "
+        "where it gives none (round limits, mostly overestimated), or either by seed",
+    )
+    p.add_argument(
         "--segment",
         type=int,
         default=0,

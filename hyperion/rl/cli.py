@@ -6,6 +6,7 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hyperion.errors import HyperionError
@@ -30,6 +31,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="SPEC",
         help="SWF[@SITE] or lublin:JOBS:LOAD[:SIZE] (generated anew each episode); repeat to merge",
+    )
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="SITES=WORKLOAD",
+        help="another site config and workload: each episode draws one of these pairs or the "
+        "main one (--sites, --workload) with equal chance (repeatable)",
+    )
+    p.add_argument(
+        "--estimates",
+        choices=["trace", "user", "mixed"],
+        default="trace",
+        help="requested times: as the workload gives them, as users write them (round, mostly "
+        "overestimated limits) where it gives none, or either per episode (as in hyperion sim)",
     )
     p.add_argument(
         "--objective", default="bsld", help="weights, e.g. bsld=1,cost=0.5,carbon=0.01 (terms: "
@@ -133,8 +149,21 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         raise HyperionError(
             "--select-seeds and --eval-seeds overlap", hint="held-out seeds must stay unseen"
         )
+    also = []
+    for pair in args.also:
+        sites_path, sep, workload = pair.partition("=")
+        if not sep or not sites_path or not workload:
+            raise HyperionError(
+                f"--also {pair!r}: expected SITES=WORKLOAD",
+                hint="e.g. --also site-configs/sim/rl-large.toml=lublin:2000:1.4:1024",
+            )
+        if not Path(sites_path).is_file():
+            raise HyperionError(f"--also {pair!r}: no site config {sites_path}")
+        also.append([sites_path, workload])
     config = EnvConfig(
         workloads=args.workload,
+        also=also,
+        estimates=args.estimates,
         sites=args.sites,
         sim_config=args.sim_config,
         carbon=args.carbon,

@@ -60,7 +60,10 @@ class EnvConfig:
     ``time_scale``, ``gpu_share``, ``flex_share``, ``flex_s`` and ``forecast`` are as in
     ``hyperion sim`` (:func:`hyperion.sim.scenario.build`, :mod:`hyperion.sim.forecast`).
     Generated workloads (``lublin:...``) are drawn anew each episode; ``window`` > 0 takes a
-    random window of that many consecutive jobs.
+    random window of that many consecutive jobs. ``also`` lists more ``[SITES, WORKLOAD]``
+    pairs: each episode (and each evaluation seed) draws one of them or the main one with
+    equal chance, so that one model learns several site mixes and workloads. ``estimates`` is
+    as in ``hyperion sim --estimates``.
     """
 
     workloads: list[str]
@@ -76,6 +79,8 @@ class EnvConfig:
     flex_share: float = 0.0
     flex_s: float = 6 * 3600.0
     forecast: str = DEFAULT_FORECAST
+    also: list[list[str]] = field(default_factory=list)
+    estimates: str = "trace"
 
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> EnvConfig:
@@ -88,12 +93,21 @@ class EnvConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def variant(self, seed: int) -> tuple[str | None, list[str], str | None]:
+        """The site config, workloads and simulator file of the episode with this seed."""
+        pick = random.Random(seed ^ 0x5EED).randrange(1 + len(self.also)) if self.also else 0
+        if pick == 0:
+            return self.sites, self.workloads, self.sim_config
+        sites, workload = self.also[pick - 1]
+        return sites, [workload], None
+
     def scenario(self, seed: int) -> Scenario:
         """The sites and jobs of one episode."""
+        sites, workloads, sim_config = self.variant(seed)
         return build(
-            self.workloads,
-            sites_config=self.sites,
-            sim_config=self.sim_config,
+            workloads,
+            sites_config=sites,
+            sim_config=sim_config,
             carbon=self.carbon,
             homes=self.homes,
             time_scale=self.time_scale,
@@ -101,6 +115,7 @@ class EnvConfig:
             seed=seed,
             flex_share=self.flex_share,
             flex_s=self.flex_s,
+            estimates=self.estimates,
         )
 
 
@@ -125,7 +140,9 @@ class PlacementEnv(gym.Env[Obs, int]):
         )
         self.action_space = gym.spaces.Discrete(n * OPTIONS)
         self._cache: Scenario | None = None
-        self._fixed = not any(w.startswith("lublin:") for w in self.config.workloads)
+        self._fixed = not self.config.also and not any(
+            w.startswith("lublin:") for w in self.config.workloads
+        )
         self.sites: list[SimSite] = []
         self.jobs: list[SimJob] = []
         self._steps: Replay | None = None

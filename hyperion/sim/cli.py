@@ -51,6 +51,7 @@ def _scenario(args: argparse.Namespace, workloads: list[str], seed: int) -> Scen
         flex_share=args.flex_share,
         flex_s=args.flex,
         segment=args.segment,
+        estimates=args.estimates,
     )
 
 

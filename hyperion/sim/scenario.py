@@ -12,6 +12,7 @@ time scale, submit times are multiplied by 1/N so each site sees the trace's ori
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from hyperion.sim.lublin import generate
 from hyperion.sim.site import SimSite
 from hyperion.sim.swf import read_swf
 from hyperion.sim.workload import (
+    ESTIMATES,
     annotate_gpus,
     assign_flex,
     assign_homes,
@@ -30,6 +32,7 @@ from hyperion.sim.workload import (
     assign_priorities,
     merge,
     scale_time,
+    user_estimates,
 )
 
 
@@ -143,6 +146,7 @@ def build(
     flex_share: float = 0.0,
     flex_s: float = 6 * 3600.0,
     segment: int = 0,
+    estimates: str = "trace",
 ) -> Scenario:
     """A scenario from workload specs and site options (see the module docstring).
 
@@ -152,7 +156,13 @@ def build(
     :func:`assign_partitions`); SWF traces carry neither. ``flex_share`` of the jobs (seeded,
     :func:`assign_flex`) may start up to ``flex_s`` seconds late for greener power.
     ``segment`` > 0 runs the ``seed``-th stretch of that many jobs of each SWF trace.
+    ``estimates``: requested times as the workload gives them (``trace``), as users write them
+    where it gives none (``user``, :func:`user_estimates`), or either, drawn by seed (``mixed``).
     """
+    if estimates not in ESTIMATES:
+        raise HyperionError(
+            f"estimates {estimates!r}: unknown", hint=f"one of {', '.join(ESTIMATES)}"
+        )
     if not workloads:
         raise HyperionError(
             "no workload given", hint="pass --trace FILE (an SWF file) or lublin:JOBS:LOAD"
@@ -218,6 +228,9 @@ def build(
         jobs = assign_priorities(jobs, priority_shares, seed=seed)
     if partition_shares:
         jobs = assign_partitions(jobs, partition_shares, seed=seed + 1)
+    if estimates == "user" or (estimates == "mixed" and random.Random(seed ^ 0xE57).random() < 0.5):
+        jobs = user_estimates(jobs, seed=seed + 3)
+        notes.append("requested times as users write them (where the workload gives none)")
     if flex_share > 0:
         jobs = assign_flex(jobs, flex_share, flex_s, seed=seed + 2)
         notes.append(f"{flex_share:.0%} of the jobs may start up to {flex_s / 3600:g} h late")

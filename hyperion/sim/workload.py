@@ -169,3 +169,35 @@ def assign_flex(
             c.flex = float(flex_s)
         out.append(c)
     return out
+
+
+#: time limits users commonly ask for, seconds (5 min ... 2 days)
+COMMON_LIMITS_S = tuple(
+    m * 60 for m in (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 720, 1080, 1440, 2880)
+)
+#: how requested times are modelled: as in the trace, or as users write them (see user_estimates)
+ESTIMATES = ("trace", "user", "mixed")
+
+
+def user_estimates(
+    jobs: Sequence[SimJob], seed: int = 0, exact_share: float = 0.15
+) -> list[SimJob]:
+    """Copies of ``jobs`` whose requested time, where the trace has none worth the name (equal
+    to the run time, as in generated workloads and traces without estimates), is what a user
+    would ask for: a common limit (:data:`COMMON_LIMITS_S`) at or above the run time divided
+    by an accuracy drawn uniformly from 0.05-1, or, for ``exact_share`` of the jobs, the first
+    common limit at or above the run time. Users overestimate, and round up to familiar values
+    (as observed in real traces); the scheduler plans with these times, so start estimates
+    become pessimistic as in production. Jobs that already carry an estimate keep it.
+    """
+    rng = random.Random(seed)
+    out = []
+    for j in jobs:
+        c = j.copy()
+        if c.req <= c.run + 1e-9:
+            accuracy = 1.0 if rng.random() < exact_share else rng.uniform(0.05, 1.0)
+            want = c.run / accuracy
+            beyond = max(COMMON_LIMITS_S[-1], c.run)  # nobody asks for more than the longest
+            c.req = float(next((lim for lim in COMMON_LIMITS_S if lim >= want), beyond))
+        out.append(c)
+    return out

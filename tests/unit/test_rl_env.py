@@ -154,3 +154,23 @@ def test_objective_parsing() -> None:
     for bad in ("speed=1", "bsld=x", "", "bsld=0", "bsld=-1"):
         with pytest.raises(Exception, match="objective"):
             Objective.parse(bad)
+
+
+def test_also_draws_each_site_mix_and_workload_by_seed(tmp_path: Path) -> None:
+    (tmp_path / "two").mkdir()
+    (tmp_path / "three").mkdir()
+    two = write_sites(tmp_path / "two", [32, 16])
+    three = write_sites(tmp_path / "three", [128, 64, 32])
+    spec = EnvConfig(workloads=["lublin:50:1.0:32"], sites=two, also=[[three, "lublin:50:1.0:128"]])
+    sizes = {len(spec.scenario(seed).sites) for seed in range(20)}
+    assert sizes == {2, 3}  # both pairs are drawn
+    for seed in range(20):
+        sites, workloads, _ = spec.variant(seed)
+        assert (sites, workloads) in [(two, ["lublin:50:1.0:32"]), (three, ["lublin:50:1.0:128"])]
+    assert EnvConfig.from_dict(spec.to_dict()) == spec  # ships to Ray workers as plain data
+    env = PlacementEnv(spec)
+    seen = set()
+    for seed in range(8):
+        env.reset(seed=seed)
+        seen.add(len(env.sites))
+    assert seen == {2, 3}

@@ -84,3 +84,18 @@ def test_select_seeds_must_not_overlap_eval_seeds(tmp_path: Path) -> None:
         "--select-seeds", "8", "--out", str(tmp_path / "m.hyp"),
     ]  # fmt: skip
     assert main(argv) != 0
+
+
+@pytest.mark.parametrize(
+    ("also", "message"),
+    [
+        ("lublin:10:1.0", "expected SITES=WORKLOAD"),
+        ("nowhere.toml=lublin:10:1.0", "no site config"),
+    ],
+)
+def test_a_bad_also_pair_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], also: str, message: str
+) -> None:
+    argv = ["train", "--workload", "lublin:10:1.0", "--also", also, "--out", str(tmp_path / "m")]
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err

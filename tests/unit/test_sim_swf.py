@@ -226,3 +226,27 @@ def test_segment_longer_than_the_trace_is_a_clear_error(tmp_path: Path) -> None:
     path = _trace_file(tmp_path, 3)
     with pytest.raises(HyperionError, match="only 3 jobs"):
         load_workload(str(path), segment=4)
+
+
+def test_user_estimates_round_up_where_the_trace_has_none() -> None:
+    from hyperion.sim.job import SimJob
+    from hyperion.sim.workload import COMMON_LIMITS_S, user_estimates
+
+    jobs = [
+        SimJob(i, float(i), run=float(10 + 37 * i), req=float(10 + 37 * i), cores=1)
+        for i in range(300)
+    ]
+    given = SimJob(999, 0.0, run=100.0, req=7200.0, cores=1)
+    out = user_estimates([*jobs, given], seed=4)
+    assert out[-1].req == 7200.0  # a trace's own estimate stays
+    assert all(j.req in COMMON_LIMITS_S and j.req >= j.run for j in out[:-1])
+    assert sum(j.req > 2 * j.run for j in out[:-1]) > 120  # often by far
+    assert [j.req for j in jobs] == [j.run for j in jobs]  # the input is untouched
+    assert [j.req for j in user_estimates(jobs, seed=4)] == [j.req for j in out[:-1]]
+
+
+def test_unknown_estimates_mode_is_a_clear_error() -> None:
+    from hyperion.sim.scenario import build
+
+    with pytest.raises(HyperionError, match="estimates 'psychic'"):
+        build(["lublin:20:1.0:16"], estimates="psychic")
