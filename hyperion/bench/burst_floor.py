@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hyperion.bench.burst import BenchJob, generate_workload
+from hyperion.errors import HyperionError
 
 #: (site, nodes, cores per node) of the testbed
 TESTBED_SHAPE: tuple[tuple[str, int, int], ...] = (("alpha", 4, 2), ("beta", 3, 2), ("gamma", 4, 2))
@@ -100,6 +101,10 @@ def _run(
             _, _, name, alloc = heapq.heappop(events)
             for i, n in alloc:
                 sites[name].free[i] += n
+    if len(waits) < len(jobs):
+        raise HyperionError(
+            f"{len(jobs) - len(waits)} job(s) of the burst fit no node of the model's sites"
+        )
     return waits
 
 
@@ -155,9 +160,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def run(args: argparse.Namespace) -> int:
-    from hyperion.errors import HyperionError
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}x" if base > 0 else "-"
 
+
+def run(args: argparse.Namespace) -> int:
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
@@ -179,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     for scheme in rows[seeds[0]]:
         table.add_row(
             scheme,
-            *(f"{rows[s][scheme]:.1f} ({rows[s][scheme] / rows[s][base]:.2f}x)" for s in seeds),
+            *(f"{rows[s][scheme]:.1f} ({_ratio(rows[s][scheme], rows[s][base])})" for s in seeds),
         )
     Console().print(table)
     return 0

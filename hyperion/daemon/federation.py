@@ -150,6 +150,7 @@ class Federation:
         #: job-end events received, per site named in them (``hctl sites --json`` shows them,
         #: so an admin sees the hook work)
         self.events: dict[str, int] = {}
+        self._events_lock = threading.Lock()  # API handler threads count them
         #: energy, cost and CO2 of finished attempts (docs/ledger.md)
         self.ledger = LedgerRecorder(config, engine, log)
         #: per-site carbon intensity now and forecast, refreshed by the snapshot loop
@@ -220,7 +221,9 @@ class Federation:
 
         ``known``: what :meth:`feasible` already said of this job (it is not asked again).
         ``forced_ok``: with a single candidate left, do not ask it for a start estimate (the
-        choice is made; late binding's dispatch saves the round trip when it frees cores)."""
+        choice is made; late binding's dispatch saves the round trip when it frees cores).
+        The candidate then has no estimate: policies treat it as starting now, and a site
+        that stopped answering shows at submission instead."""
         if known is None:
             feasible, rejected = self.feasible(request, job, exclude, pin)
         else:
@@ -636,16 +639,19 @@ class Federation:
 
     def job_event(self, site: str | None, job_id: str | None) -> bool:
         """A site says a job ended (its ``EpilogSlurmctld`` hook, docs/federation.md): poll
-        at once rather than at the interval, when Hyperion has anything to learn from it
-        (live attempts there, or held jobs waiting for room). The event is only a hint: the
-        poll asks Slurm, so a false event costs one query. Whether it triggered a poll."""
+        at once rather than at the interval when the job is one of Hyperion's live attempts
+        there (without a job id: when any is; without a known site: anywhere). Other users'
+        jobs change nothing Hyperion counts, so their events only count. The event is only a
+        hint: the poll asks Slurm. Whether it triggered a poll."""
         key = site if site in self.config.sites else "(other)"
-        self.events[key] = self.events.get(key, 0) + 1
+        with self._events_lock:
+            self.events[key] = self.events.get(key, 0) + 1
         with session(self.engine, write=False) as s:
             live = repo.live_attempts_by_site(s)
-            useful = bool(live.get(site)) if site in self.conns else any(live.values())
-            if not useful and self.settings.late_binding:
-                useful = bool(repo.held_jobs(s, limit=1, due_by=time.time()))
+        attempts = (
+            live.get(site, []) if site in self.conns else [a for v in live.values() for a in v]
+        )
+        useful = any(not job_id or str(a.slurm_job_id) == job_id for a in attempts)
         if useful:
             self.poll_now.set()
         return useful

@@ -75,12 +75,12 @@ def serve(args: argparse.Namespace) -> int:
         last = 0.0
         while not stop.is_set():
             fed.poll_now.wait(fed.poll_interval)  # a job-end event cuts the wait short
-            fed.poll_now.clear()
             spacing = last + s.event_min_interval_s - time.monotonic()
             if spacing > 0 and stop.wait(spacing):  # events never poll more often than this
                 return
             if stop.is_set():
                 return
+            fed.poll_now.clear()  # events until now are covered by this poll
             last = time.monotonic()
             try:
                 fed.poll()

@@ -120,6 +120,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the artifact's metadata as JSON")
 
 
+def _check_pairs(pairs: list[list[str]], max_sites: int) -> None:
+    """Build each ``--also`` pair once now, so that a bad workload or site config fails here
+    and not when a worker first draws it, hours into training."""
+    from hyperion.sim.scenario import build
+
+    for sites_path, workload in pairs:
+        try:
+            n = len(build([workload], sites_config=sites_path).sites)
+        except HyperionError as exc:
+            raise HyperionError(f"--also {sites_path}={workload}: {exc.message}") from None
+        if n > max_sites:
+            raise HyperionError(
+                f"--also {sites_path}={workload}: {n} sites, more than --max-sites {max_sites}"
+            )
+
+
 def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     """Train and write the artifact; show progress on stderr and the evaluation table."""
     from hyperion.placement.heuristics import POLICIES
@@ -160,6 +176,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         if not Path(sites_path).is_file():
             raise HyperionError(f"--also {pair!r}: no site config {sites_path}")
         also.append([sites_path, workload])
+    _check_pairs(also, args.max_sites)
     config = EnvConfig(
         workloads=args.workload,
         also=also,

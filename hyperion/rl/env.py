@@ -140,8 +140,10 @@ class PlacementEnv(gym.Env[Obs, int]):
         )
         self.action_space = gym.spaces.Discrete(n * OPTIONS)
         self._cache: Scenario | None = None
-        self._fixed = not self.config.also and not any(
-            w.startswith("lublin:") for w in self.config.workloads
+        self._fixed = (  # one scenario for every episode: nothing is drawn per episode
+            not self.config.also
+            and self.config.estimates != "mixed"
+            and not any(w.startswith("lublin:") for w in self.config.workloads)
         )
         self.sites: list[SimSite] = []
         self.jobs: list[SimJob] = []

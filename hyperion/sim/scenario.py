@@ -112,7 +112,7 @@ def trace_segment(jobs: list[SimJob], size: int, seed: int) -> tuple[list[SimJob
             hint="give a smaller segment or none",
         )
     ordered = sorted(jobs, key=lambda j: j.submit)
-    first = (seed % (len(ordered) // size)) * size
+    first = (seed % (len(ordered) // size)) * size  # seeds past the last whole segment wrap
     part = ordered[first : first + size]
     t0 = part[0].submit
     out = []
@@ -159,6 +159,8 @@ def build(
     ``estimates``: requested times as the workload gives them (``trace``), as users write them
     where it gives none (``user``, :func:`user_estimates`), or either, drawn by seed (``mixed``).
     """
+    if segment < 0:
+        raise HyperionError(f"--segment {segment}: must be a positive number of jobs (0: all)")
     if estimates not in ESTIMATES:
         raise HyperionError(
             f"estimates {estimates!r}: unknown", hint=f"one of {', '.join(ESTIMATES)}"

@@ -182,13 +182,14 @@ ESTIMATES = ("trace", "user", "mixed")
 def user_estimates(
     jobs: Sequence[SimJob], seed: int = 0, exact_share: float = 0.15
 ) -> list[SimJob]:
-    """Copies of ``jobs`` whose requested time, where the trace has none worth the name (equal
-    to the run time, as in generated workloads and traces without estimates), is what a user
-    would ask for: a common limit (:data:`COMMON_LIMITS_S`) at or above the run time divided
-    by an accuracy drawn uniformly from 0.05-1, or, for ``exact_share`` of the jobs, the first
-    common limit at or above the run time. Users overestimate, and round up to familiar values
+    """Copies of ``jobs`` whose requested time, where the trace has none worth the name (not
+    above the run time: generated workloads and traces without estimates, but also a trace's
+    jobs killed at their limit, whose estimate this replaces), is what a user would ask for:
+    a common limit (:data:`COMMON_LIMITS_S`) at or above the run time divided by an accuracy
+    drawn uniformly from 0.05-1, or, for ``exact_share`` of the jobs, the first common limit
+    at or above the run time. Users overestimate, and round up to familiar values
     (as observed in real traces); the scheduler plans with these times, so start estimates
-    become pessimistic as in production. Jobs that already carry an estimate keep it.
+    become pessimistic as in production. Jobs that ran shorter than they asked keep theirs.
     """
     rng = random.Random(seed)
     out = []

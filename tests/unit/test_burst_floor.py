@@ -45,3 +45,17 @@ def test_binding_balances_requested_work_per_core() -> None:
     jobs = [_job(i, 2, 1.0, limit_min=10) for i in range(6)]
     bound = _bind_by_limits(jobs, shape)
     assert [len(bound["a"]), len(bound["b"])] == [4, 2]
+
+
+def test_a_job_that_fits_no_node_is_an_error_not_a_short_mean() -> None:
+    from hyperion.errors import HyperionError
+
+    with pytest.raises(HyperionError, match="fit no node"):
+        floor([_job(0, 4, 1.0, nodes=2)], shape=ONE_NODE)
+
+
+def test_a_burst_without_waiting_prints_no_ratio(capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperion.cli.main import main
+
+    assert main(["bench", "burst-floor", "--jobs", "3", "--seeds", "0"]) == 0
+    assert "0.0 (-)" in capsys.readouterr().out

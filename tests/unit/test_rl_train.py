@@ -99,3 +99,12 @@ def test_a_bad_also_pair_is_a_clear_error(
     argv = ["train", "--workload", "lublin:10:1.0", "--also", also, "--out", str(tmp_path / "m")]
     assert main(argv) == 1
     assert message in capsys.readouterr().err
+
+
+def test_an_also_pair_is_built_once_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_sites(tmp_path, [16, 32, 8])
+    argv = ["train", "--workload", "lublin:10:1.0", "--also", f"{cfg}=lublin:ten", "--out", "m"]
+    assert main(argv) == 1
+    assert "bad generated workload" in capsys.readouterr().err

@@ -250,3 +250,10 @@ def test_unknown_estimates_mode_is_a_clear_error() -> None:
 
     with pytest.raises(HyperionError, match="estimates 'psychic'"):
         build(["lublin:20:1.0:16"], estimates="psychic")
+
+
+def test_a_negative_segment_is_a_clear_error() -> None:
+    from hyperion.sim.scenario import build
+
+    with pytest.raises(HyperionError, match="--segment -3"):
+        build(["lublin:20:1.0:16"], segment=-3)
