@@ -181,3 +181,34 @@ def rpc_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
         if d:
             out[name] = d
     return out
+
+
+@dataclass(frozen=True)
+class Background:
+    """Other users' load on one cluster during a burst: ``jobs`` 2-core jobs that ask for
+    ``limit_min`` minutes and run ``run_s`` seconds (users overestimate; Slurm's start estimates
+    believe the limits)."""
+
+    cluster: str
+    jobs: int
+    limit_min: int
+    run_s: float
+
+
+def parse_background(text: str) -> Background:
+    """``CLUSTER:JOBS:LIMIT_MIN:RUN_S``, e.g. ``alpha:4:1440:60``; a clear error otherwise."""
+    parts = text.split(":")
+    try:
+        if len(parts) != 4 or not re.fullmatch(r"[A-Za-z0-9_.-]+", parts[0]):
+            raise ValueError
+        bg = Background(parts[0], int(parts[1]), int(parts[2]), float(parts[3]))
+    except ValueError:
+        raise HyperionError(
+            f"--background {text!r}: expected CLUSTER:JOBS:LIMIT_MIN:RUN_S",
+            hint="e.g. alpha:4:1440:60 (four 2-core jobs asking 24 h, running 60 s)",
+        ) from None
+    if bg.jobs < 1 or bg.limit_min < 1 or not 0 < bg.run_s <= bg.limit_min * 60:
+        raise HyperionError(
+            f"--background {text!r}: need JOBS >= 1, LIMIT_MIN >= 1 and 0 < RUN_S <= the limit"
+        )
+    return bg

@@ -25,6 +25,7 @@ Everything submitted is cancelled at the end, also on failure or Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -42,12 +43,14 @@ from typing import Any
 
 from hyperion.bench.burst import (
     JOB_INFO_RPCS,
+    Background,
     BenchJob,
     JobTimes,
     burst_stats,
     generate_workload,
     hyperion_final,
     latency_stats,
+    parse_background,
     parse_sdiag_rpcs,
     rpc_delta,
     slurm_final,
@@ -277,6 +280,40 @@ def _timed_submit(
     job_id, _, where = proc.stdout.strip().partition(";")
     result.submitted.append(Submitted(job, t_wall, latency, job_id, where))
     cleanup.append((kind, where, job_id))
+
+
+def start_background(
+    env: Env, bg: Background, user: str, cleanup: list[Any], timeout: float = 60
+) -> dict[str, Any]:
+    """Submit another user's load (``bg``) straight to its cluster, the same before either
+    burst, and wait until it runs; Slurm then estimates that cluster busy for the whole limit."""
+    conf = env.confs[bg.cluster]
+    ids = []
+    for _ in range(bg.jobs):
+        argv = _as_user(
+            user,
+            [
+                "sbatch",
+                "--parsable",
+                "--ntasks=2",
+                f"--time={bg.limit_min}",
+                *_common_options(env, f"hmc-{env.tag}-bg"),
+                "--wrap",
+                f"sleep {bg.run_s:g}",
+            ],
+        )
+        job_id = _run(argv, conf, cwd=str(env.workdir)).stdout.strip().split(";")[0]
+        ids.append(job_id)
+        cleanup.append(("slurm", bg.cluster, job_id))
+    deadline = time.monotonic() + timeout
+    running = 0
+    while time.monotonic() < deadline:
+        out = _run(["squeue", "-h", "-t", "R", "-o", "%i", "-j", ",".join(ids)], conf, check=False)
+        running = len(out.stdout.split())
+        if running == len(ids):
+            break
+        time.sleep(0.5)
+    return {"submitted": len(ids), "running": running, "started_at": time.time()}
 
 
 def _common_options(env: Env, name: str) -> list[str]:
@@ -729,6 +766,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="before each burst, wait up to this long for the clusters to be idle and "
         "the cloud nodes powered down, so both runs start alike",
     )
+    parser.add_argument(
+        "--background",
+        metavar="CLUSTER:JOBS:LIMIT_MIN:RUN_S",
+        help="before each burst, another user's 2-core jobs on one cluster that ask for far "
+        "more time than they run (e.g. alpha:4:1440:60): a federation whose sites differ",
+    )
+    parser.add_argument(
+        "--background-user", default="bob", help="who submits the background (default bob)"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
         "--render", metavar="RESULT_JSON", help="only print the tables of a saved result"
@@ -828,6 +874,12 @@ def run(args: argparse.Namespace) -> int:
 
         console = Console(stderr=True)
     jobs = generate_workload(args.jobs, args.seed)
+    background = parse_background(args.background) if args.background else None
+    if background is not None and background.cluster not in env.clusters:
+        raise HyperionError(
+            f"--background {args.background!r}: {background.cluster} is not one of the clusters",
+            hint=f"clusters: {', '.join(env.clusters)}",
+        )
     scripts = _write_scripts(env, jobs)
     cleanup: list[Any] = []
     out: dict[str, Any] = {
@@ -848,6 +900,8 @@ def run(args: argparse.Namespace) -> int:
         "tag": env.tag,
         "workdir": str(env.workdir),
     }
+    if background is not None:
+        out["workload"]["background"] = dataclasses.asdict(background)
     results: dict[str, RunResult] = {}
     try:
         with _progress(console, console is not None) as progress:
@@ -858,6 +912,10 @@ def run(args: argparse.Namespace) -> int:
                 out[f"idle_before_{key}"] = _wait_idle(
                     env, args.idle_timeout, progress, console, label
                 )
+                if background is not None:
+                    out[f"background_{key}"] = start_background(
+                        env, background, args.background_user, cleanup
+                    )
                 before = _sdiag(env)
                 results[key] = burst(env, jobs, scripts, progress, cleanup)
                 after = _sdiag(env)

@@ -208,3 +208,12 @@ def test_final_states_come_from_the_one_state_table() -> None:
     assert not slurm_final("PENDING") and not slurm_final("REQUEUED") and not slurm_final("junk")
     assert all(hyperion_final(s) for s in ("rejected", "ABANDONED", "COMPLETED"))
     assert not any(hyperion_final(s) for s in ("QUEUED", "RUNNING", "x"))
+
+
+def test_background_load_parses_and_refuses_nonsense() -> None:
+    from hyperion.bench.burst import Background, parse_background
+
+    assert parse_background("alpha:4:1440:60") == Background("alpha", 4, 1440, 60.0)
+    for bad in ("alpha:4:1440", "al pha:4:1440:60", "alpha:x:1440:60", "alpha:4:1:90", "a:0:5:1"):
+        with pytest.raises(HyperionError, match="--background"):
+            parse_background(bad)
