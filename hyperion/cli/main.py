@@ -57,6 +57,17 @@ def flex_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
+def add_estimates_arg(p: argparse.ArgumentParser) -> None:
+    """``--estimates`` of ``hyperion sim|eval|train`` (see ``sim.workload.user_estimates``)."""
+    p.add_argument(
+        "--estimates",
+        choices=["trace", "user", "mixed"],  # hyperion.sim.workload.ESTIMATES, without the import
+        default="trace",
+        help="requested times: as the workload gives them (default), as users write them "
+        "where it gives none (round limits, mostly overestimated), or either by seed",
+    )
+
+
 def fraction_arg(text: str) -> float:
     """A share in [0, 1]."""
     try:
@@ -117,13 +128,7 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
         "--gpu-share", type=float, default=0.0, help="share of jobs that also request GPUs"
     )
     p.add_argument("--max-procs", type=int, help="machine size, overriding the trace header")
-    p.add_argument(
-        "--estimates",
-        choices=["trace", "user", "mixed"],
-        default="trace",
-        help="requested times: as the workload gives them (default), as users write them "
-        "where it gives none (round limits, mostly overestimated), or either by seed",
-    )
+    add_estimates_arg(p)
     p.add_argument(
         "--segment",
         type=int,

@@ -272,7 +272,9 @@ def job_view(job: Mapping[str, Any], now: datetime | None = None) -> Group:
     return Group(head, Text(""), table)
 
 
-def carbon_text(value: Any, stale: Any, when: Any = None, now: datetime | None = None) -> Text:
+def carbon_text(
+    value: Any, stale: Any, when: Any = None, now: datetime | None = None
+) -> Text:
     """gCO2/kWh of a candidate (``when``: at which start), marked when the data are stale."""
     if value is None:
         return Text("-", style="dim")

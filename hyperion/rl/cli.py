@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from hyperion.cli.main import flex_arg, fraction_arg
+    from hyperion.cli.main import add_estimates_arg, flex_arg, fraction_arg
 
     p.add_argument("--sites", metavar="CONFIG", help="site-config TOML (the live schema)")
     p.add_argument("--sim-config", metavar="FILE", help="simulator-only site fields")
@@ -40,13 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="another site config and workload: each episode draws one of these pairs or the "
         "main one (--sites, --workload) with equal chance (repeatable)",
     )
-    p.add_argument(
-        "--estimates",
-        choices=["trace", "user", "mixed"],
-        default="trace",
-        help="requested times: as the workload gives them, as users write them (round, mostly "
-        "overestimated limits) where it gives none, or either per episode (as in hyperion sim)",
-    )
+    add_estimates_arg(p)
     p.add_argument(
         "--objective", default="bsld", help="weights, e.g. bsld=1,cost=0.5,carbon=0.01 (terms: "
         "bsld, wait (h), cost, carbon (kg)); default bsld"

@@ -270,10 +270,8 @@ def test_jobs_beyond_the_backlogs_wait_in_hyperion_and_go_oldest_first(testbed: 
         assert len(held) >= 6, [j["state"] for j in first]
         assert all("held by Hyperion" in j["reason"] for j in held)
         done = wait_for(
-            lambda: (
-                all(client.job(i)["state"] == "COMPLETED" for i in ids)
-                and [client.job(i) for i in ids]
-            ),
+            lambda: all(client.job(i)["state"] == "COMPLETED" for i in ids)
+            and [client.job(i) for i in ids],
             "every job to complete",
             timeout=180,
         )

@@ -17,7 +17,7 @@ HOSTILE = [
     "; rm -rf /",
     "$(touch x)",
     "`touch y`",
-    'it\'s "quoted"',
+    "it's \"quoted\"",
     "two  spaces\tand tab",
     "line1\nline2",
     "${HOME}",
@@ -45,13 +45,8 @@ def test_argv_for_another_user(conn: LocalConnector) -> None:
     args = [f"--comment={v}" for v in HOSTILE] + HOSTILE
     argv = conn._argv("sbatch", args, user="alice", env=env)
     assert argv == [
-        "runuser",
-        "-u",
-        "alice",
-        "--",
-        "/usr/bin/env",
-        "-i",
-        "--",
+        "runuser", "-u", "alice", "--",
+        "/usr/bin/env", "-i", "--",
         *(f"V{i}={value}" for i, value in enumerate(HOSTILE)),
         "PATH=/usr/local/bin:/usr/bin:/bin",
         "SLURM_CONF=/x/slurm.conf",
@@ -66,18 +61,10 @@ def test_argv_for_another_user(conn: LocalConnector) -> None:
 
 
 def test_argv_keeps_the_jobs_path_and_forces_slurm_conf(conn: LocalConnector) -> None:
-    argv = conn._argv(
-        "squeue", ["--json"], env={"PATH": "/opt/bin", "SLURM_CONF": "/evil"}, utc=False
-    )
-    assert argv == [
-        "/usr/bin/env",
-        "-i",
-        "--",
-        "PATH=/opt/bin",
-        "SLURM_CONF=/x/slurm.conf",
-        "/usr/bin/squeue",
-        "--json",
-    ]
+    argv = conn._argv("squeue", ["--json"], env={"PATH": "/opt/bin", "SLURM_CONF": "/evil"},
+                      utc=False)
+    assert argv == ["/usr/bin/env", "-i", "--", "PATH=/opt/bin", "SLURM_CONF=/x/slurm.conf",
+                    "/usr/bin/squeue", "--json"]
 
 
 def test_argv_as_the_login_user_has_no_user_switch(conn: LocalConnector) -> None:
@@ -91,20 +78,9 @@ def test_bin_dir_and_sudo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("hyperion.sites.local.getpass.getuser", lambda: "hyperiond")
     access = local_access(bin_dir="/opt/slurm/bin/", submit_as="sudo")
     argv = LocalConnector("s", access)._argv("sbatch", ["--parsable"], user="bob", env={})
-    assert argv == [
-        "sudo",
-        "-n",
-        "-u",
-        "bob",
-        "--",
-        "/usr/bin/env",
-        "-i",
-        "--",
-        "PATH=/usr/local/bin:/usr/bin:/bin",
-        "TZ=UTC",
-        "/opt/slurm/bin/sbatch",
-        "--parsable",
-    ]
+    assert argv == ["sudo", "-n", "-u", "bob", "--", "/usr/bin/env", "-i", "--",
+                    "PATH=/usr/local/bin:/usr/bin:/bin", "TZ=UTC",
+                    "/opt/slurm/bin/sbatch", "--parsable"]
 
 
 def test_submit_as_none_refuses_another_user(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,29 +110,15 @@ def test_a_users_environment_cannot_choose_the_program_or_inject_options(
     }
     argv = conn._argv("sbatch", ["--parsable"], user="alice", env=env)
     tail = argv[argv.index("--", 4) + 1 :]
-    assert tail == [
-        "PATH=/home/alice/bin",
-        "OK_NAME=fine",
-        "SLURM_CONF=/x/slurm.conf",
-        "TZ=UTC",
-        "/usr/bin/sbatch",
-        "--parsable",
-    ]
+    assert tail == ["PATH=/home/alice/bin", "OK_NAME=fine", "SLURM_CONF=/x/slurm.conf",
+                    "TZ=UTC", "/usr/bin/sbatch", "--parsable"]
 
 
 def test_submit_args(conn: LocalConnector) -> None:
     sub = Submission(
-        script="#!/bin/sh\n",
-        user="alice",
-        cwd="/home/alice/my dir",
-        options=(
-            ("job-name", "x; $(touch y)"),
-            ("requeue", None),
-            ("comment", "a\tb"),
-            ("partition", "gpu"),
-            ("exclusive", None),
-            ("export", ""),
-        ),
+        script="#!/bin/sh\n", user="alice", cwd="/home/alice/my dir",
+        options=(("job-name", "x; $(touch y)"), ("requeue", None), ("comment", "a\tb"),
+                 ("partition", "gpu"), ("exclusive", None), ("export", "")),
     )
     assert conn._submit_args(sub) == [
         "--chdir=/home/alice/my dir",
@@ -170,9 +132,8 @@ def test_submit_args(conn: LocalConnector) -> None:
 
 
 def test_ssh_command_line_round_trips_hostile_values(conn: LocalConnector) -> None:
-    argv = conn._argv(
-        "sbatch", [f"--comment={v}" for v in HOSTILE], user="alice", env={"X": "$(touch x)"}
-    )
+    argv = conn._argv("sbatch", [f"--comment={v}" for v in HOSTILE], user="alice",
+                      env={"X": "$(touch x)"})
     line = shlex.join(argv)
     assert shlex.split(line) == argv
     # no shell metacharacter is left outside quotes
@@ -184,14 +145,13 @@ def test_ssh_command_line_round_trips_hostile_values(conn: LocalConnector) -> No
 @settings(max_examples=300, deadline=None)
 @given(
     values=st.lists(st.text(), min_size=1, max_size=6),
-    env=st.dictionaries(
-        st.from_regex(r"[A-Z_][A-Z0-9_]{0,8}", fullmatch=True), st.text(), max_size=4
-    ),
+    env=st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,8}", fullmatch=True), st.text(),
+                        max_size=4),
 )
 def test_shlex_round_trip_property(values: list[str], env: dict[str, str]) -> None:
     access = local_access(slurm_conf="/x/slurm.conf", submit_as="runuser")
     conn = LocalConnector("gamma", access)
     argv = conn._argv("sbatch", values, user="someone-else", env=env)
-    assert argv[-len(values) :] == values
+    assert argv[-len(values):] == values
     # what the SSH transport sends: one quoted command line that the remote shell splits back
     assert shlex.split(shlex.join(argv)) == argv

@@ -32,12 +32,8 @@ def test_testbed_sites_and_access_kinds() -> None:
     assert isinstance(alpha.access, SshAccess)
     assert isinstance(beta.access, RestAccess)
     assert isinstance(gamma.access, LocalAccess)
-    assert (alpha.access.host, alpha.access.port, alpha.access.user, alpha.access.submit_as) == (
-        "127.0.0.1",
-        16822,
-        "root",
-        "runuser",
-    )
+    assert (alpha.access.host, alpha.access.port, alpha.access.user,
+            alpha.access.submit_as) == ("127.0.0.1", 16822, "root", "runuser")
     assert beta.access.url == "http://127.0.0.1:16820"
     assert beta.access.token_file is None
     assert cfg.source == TESTBED
@@ -48,19 +44,11 @@ def test_testbed_partitions() -> None:
     cfg = load_config(TESTBED, env={})
     batch = cfg.sites["alpha"].default_partition
     assert (batch.name, batch.nodes, batch.cores_per_node, batch.mem_per_node) == (
-        "batch",
-        4,
-        2,
-        4000,
-    )
+        "batch", 4, 2, 4000)
     assert batch.max_time_s == 172800  # "2-00:00:00"
     gpu, inference = cfg.sites["beta"].partitions
     assert (gpu.default, gpu.preemptible, gpu.gpus_per_node, gpu.gpu_type) == (
-        True,
-        True,
-        2,
-        "a100",
-    )
+        True, True, 2, "a100")
     assert gpu.max_time == 86400
     assert (inference.max_time, inference.priority_tier, inference.default) == (14400, 10, False)
     assert cfg.sites["beta"].default_partition is gpu
@@ -160,23 +148,10 @@ def write(tmp_path: Path, text: str, name: str = "site.toml") -> Path:
     return path
 
 
-def site_toml(
-    *,
-    site: str = "s1",
-    site_extra: str = "",
-    access_extra: str = "",
-    mem: str = "4000",
-    max_time: str = '"1:00:00"',
-    part_extra: str = "",
-) -> str:
-    return SITE.format(
-        site=site,
-        site_extra=site_extra,
-        access_extra=access_extra,
-        mem=mem,
-        max_time=max_time,
-        part_extra=part_extra,
-    )
+def site_toml(*, site: str = "s1", site_extra: str = "", access_extra: str = "",
+              mem: str = "4000", max_time: str = '"1:00:00"', part_extra: str = "") -> str:
+    return SITE.format(site=site, site_extra=site_extra, access_extra=access_extra, mem=mem,
+                       max_time=max_time, part_extra=part_extra)
 
 
 def load_error(path: Path, env: dict[str, str] | None = None) -> str:
@@ -217,10 +192,8 @@ def test_no_sites(tmp_path: Path, text: str) -> None:
         ({"site_extra": "colour = 'blue'"}, "sites.s1.colour"),
         ({"access_extra": "hostname = 'x'"}, "sites.s1.access.hostname"),
         ({"part_extra": "gpus = 2"}, "sites.s1.partitions.0.gpus"),
-        (
-            {"site_extra": "prices = { currency = 'EUR', cpu_hour = 1.0 }"},
-            "sites.s1.prices.cpu_hour",
-        ),
+        ({"site_extra": "prices = { currency = 'EUR', cpu_hour = 1.0 }"},
+         "sites.s1.prices.cpu_hour"),
     ],
 )
 def test_unknown_key_names_file_and_dotted_key(
@@ -242,11 +215,8 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
         ({"part_extra": "nodes_extra = 1"}, "sites.s1.partitions.0.nodes_extra", "unknown key"),
         ({"part_extra": "cloud = 'maybe'"}, "sites.s1.partitions.0.cloud", "valid boolean"),
         ({"site_extra": "enabled = 'yes please'"}, "sites.s1.enabled", "valid boolean"),
-        (
-            {"access_extra": "command_timeout_s = 'soon'"},
-            "sites.s1.access.command_timeout_s",
-            "valid number",
-        ),
+        ({"access_extra": "command_timeout_s = 'soon'"}, "sites.s1.access.command_timeout_s",
+         "valid number"),
         ({"access_extra": "submit_as = 'su'"}, "sites.s1.access.submit_as", "'runuser'"),
     ],
 )
@@ -312,19 +282,15 @@ mem_per_node = 4000
 
 
 def test_duplicate_partition_names(tmp_path: Path) -> None:
-    extra = (
-        '\n[[sites.s1.partitions]]\nname = "batch"\nnodes = 1\ncores_per_node = 1\n'
-        "mem_per_node = 1000\n"
-    )
+    extra = "\n[[sites.s1.partitions]]\nname = \"batch\"\nnodes = 1\ncores_per_node = 1\n" \
+            "mem_per_node = 1000\n"
     message = load_error(write(tmp_path, site_toml() + extra))
     assert "  sites.s1: partition names must be unique, repeated: batch" in message
 
 
 def test_two_default_partitions(tmp_path: Path) -> None:
-    extra = (
-        '\n[[sites.s1.partitions]]\nname = "other"\nnodes = 1\ncores_per_node = 1\n'
-        "mem_per_node = 1000\ndefault = true\n"
-    )
+    extra = "\n[[sites.s1.partitions]]\nname = \"other\"\nnodes = 1\ncores_per_node = 1\n" \
+            "mem_per_node = 1000\ndefault = true\n"
     message = load_error(write(tmp_path, site_toml(part_extra="default = true") + extra))
     assert "  sites.s1: at most one partition may be default = true" in message
 
@@ -353,7 +319,8 @@ def test_site_name_mismatch_and_bad_site_name(tmp_path: Path) -> None:
 
 
 def _partition(**kw: object) -> PartitionConfig:
-    fields: dict[str, object] = {"name": "p", "nodes": 1, "cores_per_node": 1, "mem_per_node": 1000}
+    fields: dict[str, object] = {"name": "p", "nodes": 1, "cores_per_node": 1,
+                                 "mem_per_node": 1000}
     fields.update(kw)
     return PartitionConfig.model_validate(fields)
 
@@ -387,16 +354,8 @@ def test_bad_durations(value: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "mib"),
-    [
-        ("4G", 4096),
-        ("4g", 4096),
-        ("4GiB", 4096),
-        ("512M", 512),
-        ("512", 512),
-        ("2048K", 2),
-        ("1T", 1024 * 1024),
-        (4000, 4000),
-    ],
+    [("4G", 4096), ("4g", 4096), ("4GiB", 4096), ("512M", 512), ("512", 512), ("2048K", 2),
+     ("1T", 1024 * 1024), (4000, 4000)],
 )
 def test_memory(value: object, mib: int) -> None:
     assert _partition(mem_per_node=value).mem_per_node == mib

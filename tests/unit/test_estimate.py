@@ -12,77 +12,27 @@ from hyperion.types import JobState, PartitionState, QueuedJob, SiteState
 NOW = 1_790_000_000.0
 
 
-def part(
-    name: str = "gpu",
-    *,
-    total_cpus: int = 8,
-    idle_cpus: int = 8,
-    total_gpus: int = 4,
-    idle_gpus: int = 4,
-) -> PartitionState:
+def part(name: str = "gpu", *, total_cpus: int = 8, idle_cpus: int = 8, total_gpus: int = 4,
+         idle_gpus: int = 4) -> PartitionState:
     return PartitionState(
-        name=name,
-        total_nodes=4,
-        idle_nodes=0,
-        alloc_nodes=0,
-        down_nodes=0,
-        total_cpus=total_cpus,
-        idle_cpus=idle_cpus,
-        alloc_cpus=total_cpus - idle_cpus,
-        total_gpus=total_gpus,
-        idle_gpus=idle_gpus,
-        alloc_gpus=total_gpus - idle_gpus,
+        name=name, total_nodes=4, idle_nodes=0, alloc_nodes=0, down_nodes=0,
+        total_cpus=total_cpus, idle_cpus=idle_cpus, alloc_cpus=total_cpus - idle_cpus,
+        total_gpus=total_gpus, idle_gpus=idle_gpus, alloc_gpus=total_gpus - idle_gpus,
     )
 
 
-def running(
-    job_id: str,
-    cpus: int,
-    *,
-    started: float,
-    limit: int | None,
-    gpus: int = 0,
-    partition: str = "gpu",
-) -> QueuedJob:
-    return QueuedJob(
-        job_id=job_id,
-        state=JobState.RUNNING,
-        partition=partition,
-        user="u",
-        name="r",
-        nodes=1,
-        cpus=cpus,
-        gpus=gpus,
-        time_limit_s=limit,
-        submit_time=started - 10,
-        start_time=started,
-    )
+def running(job_id: str, cpus: int, *, started: float, limit: int | None, gpus: int = 0,
+            partition: str = "gpu") -> QueuedJob:
+    return QueuedJob(job_id=job_id, state=JobState.RUNNING, partition=partition, user="u",
+                     name="r", nodes=1, cpus=cpus, gpus=gpus, time_limit_s=limit,
+                     submit_time=started - 10, start_time=started)
 
 
-def pending(
-    job_id: str,
-    cpus: int,
-    *,
-    limit: int,
-    priority: int | None,
-    submitted: float,
-    gpus: int = 0,
-    partition: str = "gpu",
-) -> QueuedJob:
-    return QueuedJob(
-        job_id=job_id,
-        state=JobState.PENDING,
-        partition=partition,
-        user="u",
-        name="p",
-        nodes=1,
-        cpus=cpus,
-        gpus=gpus,
-        time_limit_s=limit,
-        submit_time=submitted,
-        start_time=None,
-        priority=priority,
-    )
+def pending(job_id: str, cpus: int, *, limit: int, priority: int | None, submitted: float,
+            gpus: int = 0, partition: str = "gpu") -> QueuedJob:
+    return QueuedJob(job_id=job_id, state=JobState.PENDING, partition=partition, user="u",
+                     name="p", nodes=1, cpus=cpus, gpus=gpus, time_limit_s=limit,
+                     submit_time=submitted, start_time=None, priority=priority)
 
 
 def site(*partitions: PartitionState, jobs: tuple[QueuedJob, ...] = ()) -> SiteState:
@@ -116,14 +66,8 @@ def _full_gpu_site() -> SiteState:
 
 @pytest.mark.parametrize(
     ("ntasks", "start"),
-    [
-        ("1", NOW + 100),
-        ("2", NOW + 100),
-        ("3", NOW + 300),
-        ("6", NOW + 300),
-        ("7", NOW + 600),
-        ("8", NOW + 600),
-    ],
+    [("1", NOW + 100), ("2", NOW + 100), ("3", NOW + 300), ("6", NOW + 300), ("7", NOW + 600),
+     ("8", NOW + 600)],
 )
 def test_full_partition_waits_for_the_right_running_job(ntasks: str, start: float) -> None:
     est = estimate_from_snapshot(_full_gpu_site(), sub(("partition", "gpu"), ("ntasks", ntasks)))
@@ -144,19 +88,9 @@ def test_gpus_are_waited_for_too() -> None:
 
 
 def test_running_job_without_limit_or_start() -> None:
-    job = QueuedJob(
-        job_id="U",
-        state=JobState.RUNNING,
-        partition="gpu",
-        user="u",
-        name="n",
-        nodes=1,
-        cpus=8,
-        gpus=0,
-        time_limit_s=None,
-        submit_time=None,
-        start_time=None,
-    )
+    job = QueuedJob(job_id="U", state=JobState.RUNNING, partition="gpu", user="u", name="n",
+                    nodes=1, cpus=8, gpus=0, time_limit_s=None, submit_time=None,
+                    start_time=None)
     est = estimate_from_snapshot(site(part(idle_cpus=0), jobs=(job,)), sub(("ntasks", "1")))
     assert est.start_time == NOW + UNKNOWN_LIMIT_S
 
@@ -195,9 +129,8 @@ def test_equal_priority_is_first_come_first_served() -> None:
 
 def test_pending_jobs_of_other_partitions_do_not_count() -> None:
     jobs = (pending("elsewhere", 8, limit=1000, priority=100, submitted=NOW, partition="cpu"),)
-    est = estimate_from_snapshot(
-        site(part(), part("cpu"), jobs=jobs), sub(("partition", "gpu"), ("ntasks", "8"))
-    )
+    est = estimate_from_snapshot(site(part(), part("cpu"), jobs=jobs),
+                                 sub(("partition", "gpu"), ("ntasks", "8")))
     assert est.start_time == NOW
 
 
@@ -205,16 +138,11 @@ def test_nodes_and_cpus_per_task_make_the_cpu_count() -> None:
     jobs = (running("R", 4, started=NOW, limit=100),)
     state = site(part(idle_cpus=4), jobs=jobs)
     # 2 nodes x 2 tasks per node x 1 CPU = 4: fits now; x 2 CPUs per task = 8: waits
-    assert (
-        estimate_from_snapshot(state, sub(("nodes", "2"), ("ntasks-per-node", "2"))).start_time
-        == NOW
-    )
-    assert (
-        estimate_from_snapshot(
-            state, sub(("nodes", "2-3"), ("ntasks-per-node", "2"), ("cpus-per-task", "2"))
-        ).start_time
-        == NOW + 100
-    )
+    assert estimate_from_snapshot(
+        state, sub(("nodes", "2"), ("ntasks-per-node", "2"))).start_time == NOW
+    assert estimate_from_snapshot(
+        state, sub(("nodes", "2-3"), ("ntasks-per-node", "2"), ("cpus-per-task", "2"))
+    ).start_time == NOW + 100
 
 
 def test_unknown_partition_is_rejected() -> None:

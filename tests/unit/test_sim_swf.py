@@ -257,3 +257,11 @@ def test_a_negative_segment_is_a_clear_error() -> None:
 
     with pytest.raises(HyperionError, match="--segment -3"):
         build(["lublin:20:1.0:16"], segment=-3)
+
+
+def test_the_estimates_option_offers_every_mode() -> None:
+    from hyperion.cli.main import build_parser
+    from hyperion.sim.workload import ESTIMATES
+
+    for mode in ESTIMATES:
+        assert build_parser().parse_args(["sim", "--estimates", mode]).estimates == mode
