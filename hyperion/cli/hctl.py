@@ -107,6 +107,8 @@ def _sites(args: argparse.Namespace) -> int:
             console.print("jobs are placed by the fallback policy (see each job's reason)")
         elif policy:
             console.print(f"placement policy: {policy}")
+        if sites[0].get("policy_status"):
+            console.print(Text(str(sites[0]["policy_status"]), style="yellow"))
     return 0 if all(s["up"] for s in sites if s["enabled"]) else 1
 
 

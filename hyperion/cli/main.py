@@ -185,6 +185,12 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _add_option_arg(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument(
+        "--option", action="append", default=[], type=_option, metavar="KEY=VALUE", help=help_text
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hyperion", description="Hyperion simulator and benchmarks"
@@ -194,14 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sim", help="simulate one workload under one placement policy")
     _add_scenario_args(p)
     p.add_argument("--policy", default="home", help="placement policy (see --list-policies)")
-    p.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        type=_option,
-        metavar="KEY=VALUE",
-        help="policy option, e.g. --option wait=2 for weighted",
-    )
+    _add_option_arg(p, "policy option, e.g. --option wait=2 for weighted")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--list-policies", action="store_true", help="print the policy names and exit")
 
@@ -225,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $HYPERION_CARBON_DATA)",
     )
     p.add_argument("--policies", default="all", help="comma-separated policy names, or 'all'")
+    _add_option_arg(
+        p,
+        "policy option for every listed policy that takes it, e.g. --option guard=4 for rl "
+        "(see hyperion sim --list-policies)",
+    )
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument("--out", default="hyperion-eval", help="directory for results.csv and plots")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG plots")

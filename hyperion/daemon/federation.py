@@ -499,6 +499,8 @@ class Federation:
 
     def sites(self) -> list[dict[str, Any]]:
         out = []
+        loaded = self._policies.get(self.settings.default_policy)
+        status = loaded[0].status() if loaded is not None else None  # e.g. a model stepping aside
         for name, site in self.config.sites.items():
             h = self.health.get(name, SiteHealth(up=False, last_error="disabled"))
             snap = self.snapshots.get(name)
@@ -522,6 +524,7 @@ class Federation:
                     else None,
                     "policy": self.settings.default_policy,
                     "policy_error": self.policy_errors.get(self.settings.default_policy),
+                    "policy_status": status,
                     "carbon": carbon_view(self, name),
                     "job_end_events": self.events.get(name, 0),
                 }

@@ -427,13 +427,14 @@ def is_policy_name(name: str) -> bool:
 
 def _learned(path: str, options: dict[str, object]) -> Policy:
     given = {k: v for k, v in options.items() if v is not None}
-    unknown = sorted(k for k in given if k != "guard")
+    unknown = sorted(k for k in given if k not in LEARNED_OPTIONS)
     if unknown:
         raise HyperionError(
-            f"policy rl:{path} has no option {', '.join(unknown)}", hint="its options: guard"
+            f"policy rl:{path} has no option {', '.join(unknown)}",
+            hint=f"its options: {', '.join(LEARNED_OPTIONS)}",
         )
     try:
-        from hyperion.rl.policy import GUARD_SLACK, LearnedPolicy
+        from hyperion.rl.policy import DEFAULT_FALLBACK, GUARD_SLACK, LearnedPolicy
     except ImportError as exc:
         from hyperion.rl.extra import missing_extra
 
@@ -442,11 +443,23 @@ def _learned(path: str, options: dict[str, object]) -> Policy:
         guard = float(given.get("guard", GUARD_SLACK))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise HyperionError(f"policy rl:{path}: guard must be a number of job lengths") from None
-    return LearnedPolicy(path, guard=guard)
+    fallback = str(given.get("fallback", DEFAULT_FALLBACK))
+    if fallback != "none" and fallback not in POLICIES:
+        raise HyperionError(
+            f"policy rl:{path}: fallback {fallback!r} is not a heuristic",
+            hint=f"one of {', '.join(POLICIES)}, or none (the model decides every job)",
+        )
+    return LearnedPolicy(path, guard=guard, fallback=None if fallback == "none" else fallback)
+
+
+#: the options of learned policies (``rl``, ``rl:PATH``)
+LEARNED_OPTIONS = ("guard", "fallback")
 
 
 def policy_options(name: str) -> list[str]:
-    """The keyword options a policy accepts."""
+    """The keyword options a policy accepts (heuristics and learned policies)."""
+    if name == RL_DEFAULT or name.startswith(RL_PREFIX):
+        return list(LEARNED_OPTIONS)
     factory = POLICIES[name]
     return [p for p in inspect.signature(factory).parameters if p != "self"]
 

@@ -70,3 +70,7 @@ class Policy(ABC):
     @abstractmethod
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
         """Choose a site for ``job`` among ``candidates`` (never empty)."""
+
+    def status(self) -> str | None:
+        """A line for admins when the policy works otherwise than configured (``hctl sites``)."""
+        return None

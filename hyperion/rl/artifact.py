@@ -3,7 +3,9 @@
 ``meta.json`` (readable without torch: ``unzip -p model.hyp meta.json``) holds ``format``
 (``"hyperion-model"``), ``version`` (:data:`VERSION`), ``feature_spec``
 (:data:`~hyperion.rl.features.FEATURE_SPEC`), ``arch`` (the network's sizes), ``objective``
-(its weights), ``training`` (data, sites, settings), ``curve`` (per-iteration returns),
+(its weights), ``training`` (data, sites, settings), ``job_range`` (``[min, max]`` of each
+job feature in the training demonstrations, :func:`~hyperion.rl.features.job_range`; the
+policy steps aside on workloads mostly outside it), ``curve`` (per-iteration returns),
 ``eval`` (the evaluation table), ``command`` (the exact command line) and ``created`` (UTC).
 ``weights.pt`` is the :class:`~hyperion.rl.model.PlacementModel` state dict (weights and
 normalisation), loaded with ``weights_only=True``: loading never runs code from the file.

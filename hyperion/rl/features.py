@@ -60,6 +60,11 @@ SITE_FEATURES = (
     "flex_ahead_h",
     "flex_ahead_run",
 )
+#: the job features a model's training range covers (the hour of day is always in range)
+RANGE_FEATURES = tuple(f for f in JOB_FEATURES if not f.startswith("hour_"))
+#: how far (in feature units: logs, so about 28% in the raw value) a job may lie outside the
+#: training range and still count as inside it
+RANGE_TOLERANCE = 0.25
 #: choices per site: start now (0) or hold until the site's delay target (1)
 OPTIONS = 2
 FEATURE_SPEC: dict[str, object] = {
@@ -85,6 +90,28 @@ def job_features(job: JobRequest, now: float) -> list[float]:
         float(flex_h > 0),
         math.log1p(flex_h),
     ]
+
+
+def job_range(rows: Sequence[Sequence[float]]) -> dict[str, list[float]]:
+    """The ``[min, max]`` of each :data:`RANGE_FEATURES` over job vectors (the training data)."""
+    if not rows:
+        raise ValueError("job_range needs at least one job vector")
+    out = {}
+    for name in RANGE_FEATURES:
+        col = [float(r[JOB_FEATURES.index(name)]) for r in rows]
+        out[name] = [min(col), max(col)]
+    return out
+
+
+def outside_range(features: Sequence[float], bounds: dict[str, list[float]]) -> str | None:
+    """The first of a job's features (:func:`job_features`) that lies outside ``bounds``
+    (:func:`job_range`) by more than :data:`RANGE_TOLERANCE`, as ``"name value (seen lo-hi)"``;
+    None when the job is inside the range."""
+    for name, (lo, hi) in bounds.items():
+        v = features[JOB_FEATURES.index(name)]
+        if not lo - RANGE_TOLERANCE <= v <= hi + RANGE_TOLERANCE:
+            return f"{name} {v:.2f} (seen {lo:.2f}-{hi:.2f})"
+    return None
 
 
 def _site_raw(

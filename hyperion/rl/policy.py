@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
+from hyperion.errors import HyperionError
 from hyperion.placement.carbon_window import run_seconds
 from hyperion.placement.policy import Candidate, Decision, Policy
 from hyperion.rl.artifact import load
-from hyperion.rl.features import job_features, observe
+from hyperion.rl.features import RANGE_FEATURES, job_features, observe, outside_range
 from hyperion.rl.model import PlacementModel
 from hyperion.rl.objective import Objective
 from hyperion.rl.windows import MIN_RUN_S, est_start
@@ -18,6 +23,12 @@ from hyperion.types import JobRequest
 GUARD_SLACK = 32.0
 #: added to the score of a site the guard left out
 GUARDED = 1000.0
+#: the heuristic that places jobs while the model steps aside (``fallback`` option)
+DEFAULT_FALLBACK = "weighted"
+#: the model steps aside while more than this share of the recent jobs lie outside its range
+UNFAMILIAR_SHARE = 0.5
+#: how many recent jobs (this one included) that share is taken over
+FAMILIAR_WINDOW = 250
 
 
 class LearnedPolicy(Policy):
@@ -30,17 +41,37 @@ class LearnedPolicy(Policy):
     lengths (time limit, at least 10 s) after the earliest one: what the model never saw in
     training cannot send a job to a queue hours longer than another site's (``guard=0``: only
     the earliest sites; a negative guard: no guard).
+
+    The model steps aside on a workload unlike its training: while more than
+    :data:`UNFAMILIAR_SHARE` of the last :data:`FAMILIAR_WINDOW` jobs (this one included; fewer
+    at first) lie outside the job range recorded in the model
+    (``job_range``: the sizes, time limits, GPUs and flexibility it was trained on), the
+    ``fallback`` heuristic places the jobs, and each decision's reason and :meth:`status` say
+    so. It takes the workload back once most recent jobs are in range again. Models without a
+    recorded range, and ``fallback=None``, always decide themselves.
     """
 
     needs_start_estimate = True
     needs_forecast = True
     reads_carbon = True  # its features include the intensities
 
-    def __init__(self, path: str, guard: float = GUARD_SLACK) -> None:
+    def __init__(
+        self, path: str, guard: float = GUARD_SLACK, fallback: str | None = DEFAULT_FALLBACK
+    ) -> None:
         self.model, self.meta = load(path)
         self.name = f"rl:{path}"
         self.objective = Objective(**self.meta["objective"])
         self.guard = float(guard)
+        self.bounds = _bounds(path, self.meta.get("job_range"))
+        self._set_fallback(fallback)
+
+    def _set_fallback(self, fallback: str | None) -> None:
+        from hyperion.placement.heuristics import get_policy  # heuristics imports this lazily
+
+        self.fallback = get_policy(fallback) if fallback is not None else None
+        self._recent: deque[bool] = deque(maxlen=FAMILIAR_WINDOW)
+        self._example = ""
+        self._lock = threading.Lock()
 
     @classmethod
     def from_model(
@@ -50,7 +81,34 @@ class LearnedPolicy(Policy):
         self = cls.__new__(cls)
         self.model, self.meta, self.name, self.objective = model, {}, name, objective
         self.guard = GUARD_SLACK
+        self.bounds = None
+        self._set_fallback(None)
         return self
+
+    def _unfamiliar(self, job: JobRequest, now: float) -> str | None:
+        """Record whether ``job`` lies outside the model's range; while most recent jobs do,
+        the sentence that says so (None: the model decides)."""
+        if self.bounds is None or self.fallback is None:
+            return None
+        why = outside_range(job_features(job, now), self.bounds)
+        with self._lock:
+            self._recent.append(why is not None)
+            if why is not None:
+                self._example = why
+            return self._aside()
+
+    def _aside(self) -> str | None:
+        n, out = len(self._recent), sum(self._recent)
+        if out <= UNFAMILIAR_SHARE * n or self.fallback is None:
+            return None
+        return (
+            f"the model steps aside: {out} of the last {n} jobs lie outside its training "
+            f"range (e.g. {self._example}); {self.fallback.name} places them"
+        )
+
+    def status(self) -> str | None:
+        with self._lock:
+            return self._aside()
 
     def allowed(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> list[bool]:
         """Which candidates the guard lets the model choose (see the class docstring)."""
@@ -61,6 +119,10 @@ class LearnedPolicy(Policy):
         return [s <= limit for s in starts]
 
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
+        aside = self._unfamiliar(job, now)
+        if aside is not None and self.fallback is not None:
+            d = self.fallback.decide(job, candidates, now)
+            return replace(d, reason=f"{d.reason} ({aside})")
         rows, targets = observe(job, candidates, now)
         logp = self.model.log_probs(job_features(job, now), rows, [t is not None for t in targets])
         site_p = [sum(math.exp(v) for v in row) for row in logp]
@@ -87,3 +149,20 @@ class LearnedPolicy(Policy):
             scores=scores,
             not_before=target if hold else None,
         )
+
+
+def _bounds(path: str, raw: Any) -> dict[str, list[float]] | None:
+    """A model's recorded job range, checked (None: the model records none)."""
+    if raw is None:
+        return None
+    try:
+        bounds = {str(k): [float(v[0]), float(v[1])] for k, v in raw.items()}
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError):
+        bounds = {}
+    unknown = set(bounds) - set(RANGE_FEATURES)
+    if not bounds or unknown or any(not lo <= hi for lo, hi in bounds.values()):
+        raise HyperionError(
+            f"{path}: the model's job_range is damaged",
+            hint="retrain the model (`hyperion train`) or restore the file",
+        )
+    return bounds

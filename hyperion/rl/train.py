@@ -28,7 +28,7 @@ from hyperion.placement.heuristics import get_policy
 from hyperion.rl.artifact import save
 from hyperion.rl.env import EnvConfig, PlacementEnv
 from hyperion.rl.evaluate import evaluate
-from hyperion.rl.features import JOB_FEATURES, OPTIONS, SITE_FEATURES
+from hyperion.rl.features import JOB_FEATURES, OPTIONS, SITE_FEATURES, job_range
 from hyperion.rl.model import PlacementModel
 from hyperion.rl.objective import Objective
 from hyperion.rl.policy import LearnedPolicy
@@ -246,6 +246,8 @@ def train(
             ),
             "seconds": round(time.monotonic() - t0, 1),
         },
+        # the jobs the model was fit on: the policy steps aside on workloads mostly outside it
+        "job_range": job_range(demos.job.tolist()),
         "curve": curve,
         "eval": [],
         "command": command,

@@ -14,7 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from hyperion.errors import HyperionError
-from hyperion.placement.heuristics import POLICIES, get_policy, is_policy_name, policy_options
+from hyperion.placement.heuristics import (
+    POLICIES,
+    RL_DEFAULT,
+    get_policy,
+    is_policy_name,
+    policy_options,
+)
 from hyperion.sim.engine import Engine
 from hyperion.sim.forecast import DEFAULT_FORECAST
 from hyperion.sim.metrics import Metrics
@@ -90,8 +96,15 @@ def run_sim(args: argparse.Namespace) -> int:
         for name in POLICIES:
             opts = ", ".join(policy_options(name))
             console.print(f"{name}" + (f"  (options: {opts})" if opts else ""), highlight=False)
-        console.print("rl  (the model shipped with Hyperion, objective bsld; needs hyperion[rl])")
-        console.print("rl:PATH  (a model from hyperion train; needs hyperion[rl])", markup=False)
+        learned = ", ".join(policy_options(RL_DEFAULT))
+        console.print(
+            f"rl  (the model shipped with Hyperion, objective bsld; needs hyperion[rl]; "
+            f"options: {learned})"
+        )
+        console.print(
+            f"rl:PATH  (a model from hyperion train; needs hyperion[rl]; options: {learned})",
+            markup=False,
+        )
         return 0
     policy = make_policy(args.policy, args.seed, dict(args.option))
     if not args.trace:
@@ -177,6 +190,13 @@ def run_eval(args: argparse.Namespace) -> int:
                 hint=f"valid policies: {', '.join(POLICIES)}, rl (the shipped model), "
                 "rl:PATH (a trained model)",
             )
+    options = dict(args.option)
+    for key in options:
+        if not any(key in policy_options(n) for n in names):
+            raise HyperionError(
+                f"--option {key}: none of the policies {', '.join(names)} takes it",
+                hint="hyperion sim --list-policies shows each policy's options",
+            )
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
@@ -197,7 +217,8 @@ def run_eval(args: argparse.Namespace) -> int:
                 sc = _scenario(args, spec.split("+"), seed)
                 for name in names:
                     progress.update(task, description=f"{sc.label}: {name} (seed {seed})")
-                    pol = make_policy(name, seed)
+                    takes = policy_options(name)
+                    pol = make_policy(name, seed, {k: v for k, v in options.items() if k in takes})
                     forecast = args.forecast or DEFAULT_FORECAST
                     m = Engine(sc.sites, pol, forecast=forecast).run(sc.jobs)
                     row = {k: v for k, v in m.to_dict().items() if k in EVAL_COLUMNS}

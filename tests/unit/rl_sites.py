@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from hyperion.sim.job import SimJob
 from hyperion.sim.lublin import write_swf
 
@@ -45,3 +47,17 @@ def write_jobs(directory: Path, jobs: list[tuple[float, float, int]], size: int)
     sim_jobs = [SimJob(i + 1, s, r, r, c, user=1) for i, (s, r, c) in enumerate(jobs)]
     write_swf(sim_jobs, path, machine_size=size)
     return str(path)
+
+
+def tiny_model(path: Path, bounds: object = None) -> None:
+    """An untrained 8-unit model at ``path``; ``bounds`` is its recorded ``job_range``."""
+    from hyperion.rl.artifact import save
+    from hyperion.rl.features import JOB_FEATURES, SITE_FEATURES
+    from hyperion.rl.model import PlacementModel
+
+    torch.manual_seed(0)
+    m = PlacementModel(len(JOB_FEATURES), len(SITE_FEATURES), hidden=8)
+    meta: dict[str, object] = {"objective": {"bsld": 1.0}, "command": "test"}
+    if bounds is not None:
+        meta["job_range"] = bounds
+    save(path, m, meta)

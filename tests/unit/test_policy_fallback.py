@@ -9,6 +9,7 @@ import pytest
 from hyperion.daemon.federation import Federation
 from hyperion.errors import HyperionError
 from tests.unit.memory_site import ALICE, SCRIPT
+from tests.unit.rl_sites import tiny_model
 
 BODY = {"argv": ["--time=5"], "script": SCRIPT, "env": {"PATH": "/bin"}, "cwd": "/tmp"}
 
@@ -37,3 +38,22 @@ def test_a_users_bad_policy_is_the_users_error(fed: Federation, tmp_path: Path) 
     with pytest.raises(HyperionError, match="model.hyp"):
         fed.submit(ALICE, {**BODY, "policy": f"rl:{tmp_path / 'model.hyp'}"})
     assert not fed.policy_errors
+
+
+def test_a_model_stepping_aside_says_so_in_the_reason_and_in_hctl_sites(
+    fed: Federation, tmp_path: Path
+) -> None:
+    model = tmp_path / "model.hyp"
+    tiny_model(model, {"log_cpus": [5.0, 6.0]})  # trained only on jobs of 150-400 cores
+    name = f"rl:{model}"
+    fed.settings = fed.settings.model_copy(
+        update={"default_policy": name, "policy_options": {"fallback": "least-loaded"}}
+    )
+    fed.load_default_policy()
+    assert fed.sites()[0]["policy_status"] is None and not fed.policy_errors
+    _, out = fed.submit(ALICE, dict(BODY))  # one core: outside the model's range
+    reason = out["job"]["attempts"][0]["placed_reason"]
+    assert reason.startswith(f"{name}: least loaded")  # the fallback's choice and reason
+    assert "(the model steps aside: 1 of the last 1 jobs lie outside" in reason
+    status = fed.sites()[0]["policy_status"]
+    assert status is not None and "least-loaded places them" in status
