@@ -173,3 +173,14 @@ def test_eval_passes_options_to_the_policies_that_take_them(
     )
     rc = main([*base, "--policies", f"rl:{path}", "--option", "fallback=rl", "--out", str(out)])
     assert rc != 0 and "is not a heuristic" in capsys.readouterr().err
+
+
+def test_bench_policy_counts_the_decisions_its_fallback_made(tmp_path: Path) -> None:
+    from hyperion.bench.policy import measure
+
+    narrow, plain = tmp_path / "narrow.hyp", tmp_path / "plain.hyp"
+    _model(narrow, {"log_cpus": [8.0, 9.0]})  # no bench job is that large
+    _model(plain, bounds=None)
+    out = measure(str(narrow), sites=3, decisions=20, warmup=2)
+    assert out["stepped_aside"] == 20 and out["decisions"] == 20
+    assert measure(str(plain), sites=3, decisions=20, warmup=2)["stepped_aside"] == 0
