@@ -9,6 +9,7 @@ import signal
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -492,3 +493,27 @@ def test_a_job_running_in_two_places_after_an_outage_keeps_the_first_start(
             if s[2] == "RUNNING"
         ]
         assert len(running) == 1 and running[0][0] == kept["site"]
+
+
+def test_the_learned_policy_places_and_steps_aside_on_unfamiliar_jobs(testbed: Path) -> None:
+    """The shipped model as the daemon's default policy: it decides a job like those it was
+    trained on; once most recent jobs lie outside its range (no time limit: it never saw one)
+    its fallback heuristic decides, and the reason and hctl sites say so."""
+    with daemon(testbed, default_policy="rl") as d:
+
+        def test_only(*args: str) -> dict[str, Any]:
+            proc = as_user("alice", d, "hsub", "--test-only", "--json", *args, "--wrap", "true")
+            assert proc.returncode == 0, proc.stderr
+            decision: dict[str, Any] = json.loads(proc.stdout)["decision"]
+            return decision
+
+        first = test_only("--time=10", "-n", "1")
+        assert first["policy"] == "rl" and "learned policy (bsld=1)" in first["reason"]
+        assert "steps aside" not in first["reason"]
+        test_only("-n", "1")  # 1 of 2 out of range: not more than half
+        aside = test_only("-n", "1")
+        assert "the model steps aside: 2 of the last 3 jobs" in aside["reason"]
+        assert "log_time_limit" in aside["reason"] and "weighted places them" in aside["reason"]
+        sites = json.loads(as_user(None, d, "hctl", "sites", "--json").stdout)["sites"]
+        assert "the model steps aside" in sites[0]["policy_status"]
+        assert d.client().jobs(all=True) == []  # --test-only submitted nothing
