@@ -230,9 +230,7 @@ class Federation:
             out = set(exclude)
             feasible = [f for f in known[0] if f.site not in out]
             rejected = {**known[1], **{site: "excluded" for site in out}}
-        name = policy_name or self.settings.default_policy
-        options = self.settings.policy_options if name == self.settings.default_policy else {}
-        policy, name = self._policy(name, options)
+        policy, name = self._policy_named(policy_name)
         ask = policy.needs_start_estimate and not (forced_ok and len(feasible) == 1)
         estimates = self._estimates(job, feasible) if ask else {}
         table: list[dict[str, Any]] = [
@@ -355,6 +353,12 @@ class Federation:
                     self._policies[name] = (get_policy(fallback), label)
             return self._policies[name]
 
+    def _policy_named(self, policy_name: str | None) -> tuple[Policy, str]:
+        """The policy a job asked for (None: the default, with the configured options)."""
+        name = policy_name or self.settings.default_policy
+        options = self.settings.policy_options if name == self.settings.default_policy else {}
+        return self._policy(name, options)
+
     def load_default_policy(self) -> None:
         """Load the default policy now (a learned model once, at start), falling back if bad."""
         self._policy(self.settings.default_policy, self.settings.policy_options)
@@ -382,6 +386,8 @@ class Federation:
         """POST /jobs: place and submit, or hold the job in Hyperion's queue until a site has
         room (late binding); with test_only, only explain the decision."""
         job = parse_job_input(body, who)
+        if not job.test_only:  # a real job of the workload (a learned policy watches it)
+            self._policy_named(job.policy)[0].record(job.request, time.time())
         known = self.feasible(job.request, job, pin=job.site)
         known, budget_note = budget.filter_candidates(self.config, self.engine, job.request, known)
         hold, full = hold_reason(self, job, known[0]) if known[0] else (None, set())

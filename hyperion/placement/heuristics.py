@@ -443,8 +443,8 @@ def _learned(path: str, options: dict[str, object]) -> Policy:
         guard = float(given.get("guard", GUARD_SLACK))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise HyperionError(f"policy rl:{path}: guard must be a number of job lengths") from None
-    fallback = str(given.get("fallback", DEFAULT_FALLBACK))
-    if fallback != "none" and fallback not in POLICIES:
+    fallback = given.get("fallback", DEFAULT_FALLBACK)
+    if not isinstance(fallback, str) or (fallback != "none" and fallback not in POLICIES):
         raise HyperionError(
             f"policy rl:{path}: fallback {fallback!r} is not a heuristic",
             hint=f"one of {', '.join(POLICIES)}, or none (the model decides every job)",

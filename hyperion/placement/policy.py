@@ -71,6 +71,12 @@ class Policy(ABC):
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
         """Choose a site for ``job`` among ``candidates`` (never empty)."""
 
+    def record(self, job: JobRequest, now: float) -> None:
+        """Note a job of the workload: called once per real job when it arrives, before its
+        decision (never for ``--test-only`` or re-placements). Most policies ignore it; a
+        learned policy watches whether its workload is one it was trained for."""
+        return None
+
     def status(self) -> str | None:
         """A line for admins when the policy works otherwise than configured (``hctl sites``)."""
         return None

@@ -43,12 +43,12 @@ class LearnedPolicy(Policy):
     the earliest sites; a negative guard: no guard).
 
     The model steps aside on a workload unlike its training: while more than
-    :data:`UNFAMILIAR_SHARE` of the last :data:`FAMILIAR_WINDOW` jobs (this one included; fewer
-    at first) lie outside the job range recorded in the model
-    (``job_range``: the sizes, time limits, GPUs and flexibility it was trained on), the
-    ``fallback`` heuristic places the jobs, and each decision's reason and :meth:`status` say
-    so. It takes the workload back once most recent jobs are in range again. Models without a
-    recorded range, and ``fallback=None``, always decide themselves.
+    :data:`UNFAMILIAR_SHARE` of the last :data:`FAMILIAR_WINDOW` jobs the caller recorded
+    (:meth:`record`: every real job on arrival; fewer at first) lie outside the job range
+    recorded in the model (``job_range``: the sizes, time limits, GPUs and flexibility it was
+    trained on), the ``fallback`` heuristic places the jobs, and each decision's reason and
+    :meth:`status` say so. It takes the workload back once most recent jobs are in range again.
+    Models without a recorded range, and ``fallback=None``, always decide themselves.
     """
 
     needs_start_estimate = True
@@ -85,30 +85,26 @@ class LearnedPolicy(Policy):
         self._set_fallback(None)
         return self
 
-    def _unfamiliar(self, job: JobRequest, now: float) -> str | None:
-        """Record whether ``job`` lies outside the model's range; while most recent jobs do,
-        the sentence that says so (None: the model decides)."""
+    def record(self, job: JobRequest, now: float) -> None:
+        """Count whether this job of the workload lies outside the model's training range."""
         if self.bounds is None or self.fallback is None:
-            return None
+            return
         why = outside_range(job_features(job, now), self.bounds)
         with self._lock:
             self._recent.append(why is not None)
             if why is not None:
                 self._example = why
-            return self._aside()
-
-    def _aside(self) -> str | None:
-        n, out = len(self._recent), sum(self._recent)
-        if out <= UNFAMILIAR_SHARE * n or self.fallback is None:
-            return None
-        return (
-            f"the model steps aside: {out} of the last {n} jobs lie outside its training "
-            f"range (e.g. {self._example}); {self.fallback.name} places them"
-        )
 
     def status(self) -> str | None:
+        """While the model steps aside, the sentence that says so (None: the model decides)."""
         with self._lock:
-            return self._aside()
+            n, out = len(self._recent), sum(self._recent)
+            if self.fallback is None or out <= UNFAMILIAR_SHARE * n:
+                return None
+            return (
+                f"the model steps aside: {out} of the last {n} jobs lie outside its training "
+                f"range (e.g. {self._example}); {self.fallback.name} places them"
+            )
 
     def allowed(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> list[bool]:
         """Which candidates the guard lets the model choose (see the class docstring)."""
@@ -119,7 +115,7 @@ class LearnedPolicy(Policy):
         return [s <= limit for s in starts]
 
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
-        aside = self._unfamiliar(job, now)
+        aside = self.status()
         if aside is not None and self.fallback is not None:
             d = self.fallback.decide(job, candidates, now)
             return replace(d, reason=f"{d.reason} ({aside})")
@@ -155,14 +151,19 @@ def _bounds(path: str, raw: Any) -> dict[str, list[float]] | None:
     """A model's recorded job range, checked (None: the model records none)."""
     if raw is None:
         return None
-    try:
-        bounds = {str(k): [float(v[0]), float(v[1])] for k, v in raw.items()}
-    except (AttributeError, TypeError, ValueError, IndexError, KeyError):
-        bounds = {}
-    unknown = set(bounds) - set(RANGE_FEATURES)
-    if not bounds or unknown or any(not lo <= hi for lo, hi in bounds.values()):
+
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+    ok = isinstance(raw, dict) and bool(raw) and set(raw) <= set(RANGE_FEATURES)
+    ok = ok and all(
+        isinstance(v, list) and len(v) == 2 and all(map(number, v)) and v[0] <= v[1]
+        for v in raw.values()
+    )
+    if not ok:
         raise HyperionError(
-            f"{path}: the model's job_range is damaged",
+            f"{path}: the model's job_range is damaged (expected {{feature: [min, max]}} "
+            f"over {', '.join(RANGE_FEATURES)})",
             hint="retrain the model (`hyperion train`) or restore the file",
         )
-    return bounds
+    return {str(k): [float(v[0]), float(v[1])] for k, v in raw.items()}

@@ -28,7 +28,7 @@ from hyperion.placement.heuristics import get_policy
 from hyperion.rl.artifact import save
 from hyperion.rl.env import EnvConfig, PlacementEnv
 from hyperion.rl.evaluate import evaluate
-from hyperion.rl.features import JOB_FEATURES, OPTIONS, SITE_FEATURES, job_range
+from hyperion.rl.features import JOB_FEATURES, OPTIONS, SITE_FEATURES, job_features, job_range
 from hyperion.rl.model import PlacementModel
 from hyperion.rl.objective import Objective
 from hyperion.rl.policy import LearnedPolicy
@@ -37,6 +37,22 @@ from hyperion.rl.warmstart import demonstrations, imitate, merge, normalisation
 
 #: heuristics every trained model is compared with
 BASELINES = ("earliest-start", "least-loaded", "home", "carbon-aware")
+#: training scenarios whose jobs make a model's recorded job range
+RANGE_SCENARIOS = 10
+
+
+def workload_range(config: EnvConfig, seed: int) -> dict[str, list[float]]:
+    """The job range (:func:`~hyperion.rl.features.job_range`) of the training workloads: every
+    job of :data:`RANGE_SCENARIOS` scenarios drawn as episodes draw them (site mix and workload
+    by seed, ``--also`` pairs included)."""
+    from hyperion.sim.engine import job_request
+
+    rows = [
+        job_features(job_request(j), j.submit)
+        for k in range(RANGE_SCENARIOS)
+        for j in config.scenario(seed + k).jobs
+    ]
+    return job_range(rows)
 
 
 @dataclass
@@ -246,15 +262,16 @@ def train(
             ),
             "seconds": round(time.monotonic() - t0, 1),
         },
-        # the jobs the model was fit on: the policy steps aside on workloads mostly outside it
-        "job_range": job_range(demos.job.tolist()),
+        # the jobs it trained on: the policy steps aside on workloads mostly outside them
+        "job_range": workload_range(config, settings.seed),
         "curve": curve,
         "eval": [],
         "command": command,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     save(out, model, meta)
-    policies = [LearnedPolicy(out), *(get_policy(b) for b in BASELINES)]
+    # the model itself, never its fallback: the table says what training made
+    policies = [LearnedPolicy(out, fallback=None), *(get_policy(b) for b in BASELINES)]
     meta["eval"] = [row for seed in settings.eval_seeds for row in evaluate(config, policies, seed)]
     save(out, model, meta)
     return meta

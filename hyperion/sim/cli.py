@@ -191,16 +191,21 @@ def run_eval(args: argparse.Namespace) -> int:
                 "rl:PATH (a trained model)",
             )
     options = dict(args.option)
+    if "seed" in options:
+        raise HyperionError("--option seed: eval runs every seed of --seeds", hint="use --seeds")
     for key in options:
         if not any(key in policy_options(n) for n in names):
             raise HyperionError(
                 f"--option {key}: none of the policies {', '.join(names)} takes it",
                 hint="hyperion sim --list-policies shows each policy's options",
             )
+    per_policy = {n: {k: v for k, v in options.items() if k in policy_options(n)} for n in names}
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         raise HyperionError(f"--seeds {args.seeds!r}: expected comma-separated integers") from None
+    for n in names:  # a bad option value (or model) is refused before any simulation
+        make_policy(n, seeds[0] if seeds else 0, per_policy[n])
     if not args.trace:
         raise HyperionError(
             "no workload given", hint="pass --trace FILE.swf (repeat for several workloads)"
@@ -217,8 +222,7 @@ def run_eval(args: argparse.Namespace) -> int:
                 sc = _scenario(args, spec.split("+"), seed)
                 for name in names:
                     progress.update(task, description=f"{sc.label}: {name} (seed {seed})")
-                    takes = policy_options(name)
-                    pol = make_policy(name, seed, {k: v for k, v in options.items() if k in takes})
+                    pol = make_policy(name, seed, per_policy[name])
                     forecast = args.forecast or DEFAULT_FORECAST
                     m = Engine(sc.sites, pol, forecast=forecast).run(sc.jobs)
                     row = {k: v for k, v in m.to_dict().items() if k in EVAL_COLUMNS}

@@ -53,6 +53,9 @@ class Engine:
         self.sites = list(sites)
         self.by_name = {s.name: s for s in self.sites}
         self.policy = policy
+        # the policy's record(), when it overrides Policy's no-op (it watches its workload)
+        rec = getattr(type(policy), "record", None)
+        self._record = None if rec is None or rec is Policy.record else policy.record
         self.dropped: list[SimJob] = []
         self.moved = 0
         self.held = 0
@@ -64,18 +67,7 @@ class Engine:
 
     def request(self, job: SimJob) -> JobRequest:
         """The :class:`JobRequest` policies see for a simulated job."""
-        return JobRequest(
-            nodes=job.nodes or 1,
-            ntasks=job.cores,
-            cpus_per_task=1,
-            mem_mb=job.mem_per_node,
-            gpus=job.gpus,
-            time_limit_s=int(math.ceil(job.req)),
-            partition=job.req_partition,
-            user=str(job.user),
-            carbon_flex_s=job.flex or None,
-            deadline=job.deadline,
-        )
+        return job_request(job)
 
     def _candidates(self, job: SimJob, now: float) -> list[tuple[SimSite, Pool]]:
         out = []
@@ -198,6 +190,8 @@ class Engine:
             job = order[ai]
             ai += 1
             now = job.submit
+            if self._record is not None:
+                self._record(self.request(job), now)
             if single and not (shifts and (job.flex or job.deadline is not None)):
                 site = self.sites[0]
                 pool_or_none = site.pool_for(job)
@@ -318,3 +312,19 @@ def site_totals(s: SimSite, t0: float, t1: float) -> SiteMetrics:
     if s.carbon is not None and idle_kw and plain_nodes:
         sm.carbon_kg += idle_kw * plain_nodes * s.carbon.integral(t0, t1) / 1000.0
     return sm
+
+
+def job_request(job: SimJob) -> JobRequest:
+    """The :class:`JobRequest` policies see for a simulated job."""
+    return JobRequest(
+        nodes=job.nodes or 1,
+        ntasks=job.cores,
+        cpus_per_task=1,
+        mem_mb=job.mem_per_node,
+        gpus=job.gpus,
+        time_limit_s=int(math.ceil(job.req)),
+        partition=job.req_partition,
+        user=str(job.user),
+        carbon_flex_s=job.flex or None,
+        deadline=job.deadline,
+    )

@@ -38,6 +38,9 @@ def submit(d: Any, *extra: str) -> str:
 def test_flexible_job_waits_for_the_low_carbon_hour(testbed: Path) -> None:
     with daemon(testbed) as d:
         client = d.client()
+        # at the start of a high-carbon phase (50 s), not near its end: a slow machine may
+        # otherwise submit after it ended, and nothing is held
+        wait_for(lambda: alpha_now(client) == 100.0, "alpha in a low-carbon phase", timeout=90)
         wait_for(lambda: alpha_now(client) == 450.0, "alpha in a high-carbon phase", timeout=90)
         flex_id = submit(d, "--carbon-flex=2m", "-J", "hyd-test-carbon-flex")
         rigid_id = submit(d, "-J", "hyd-test-carbon-rigid")

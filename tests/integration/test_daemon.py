@@ -497,8 +497,9 @@ def test_a_job_running_in_two_places_after_an_outage_keeps_the_first_start(
 
 def test_the_learned_policy_places_and_steps_aside_on_unfamiliar_jobs(testbed: Path) -> None:
     """The shipped model as the daemon's default policy: it decides a job like those it was
-    trained on; once most recent jobs lie outside its range (no time limit: it never saw one)
-    its fallback heuristic decides, and the reason and hctl sites say so."""
+    trained on; once most submitted jobs lie outside its range (no time limit: it never saw
+    one) its fallback heuristic decides, and the reason and hctl sites say so. --test-only
+    probes do not count."""
     with daemon(testbed, default_policy="rl") as d:
 
         def test_only(*args: str) -> dict[str, Any]:
@@ -509,11 +510,15 @@ def test_the_learned_policy_places_and_steps_aside_on_unfamiliar_jobs(testbed: P
 
         first = test_only("--time=10", "-n", "1")
         assert first["policy"] == "rl" and "learned policy (bsld=1)" in first["reason"]
-        assert "steps aside" not in first["reason"]
-        test_only("-n", "1")  # 1 of 2 out of range: not more than half
-        aside = test_only("-n", "1")
-        assert "the model steps aside: 2 of the last 3 jobs" in aside["reason"]
-        assert "log_time_limit" in aside["reason"] and "weighted places them" in aside["reason"]
-        sites = json.loads(as_user(None, d, "hctl", "sites", "--json").stdout)["sites"]
-        assert "the model steps aside" in sites[0]["policy_status"]
-        assert d.client().jobs(all=True) == []  # --test-only submitted nothing
+        for _ in range(3):  # probes without a time limit: not jobs of the workload
+            assert "steps aside" not in test_only("-n", "1")["reason"]
+        job_id = _submit_as("alice", d, "-J", "hyd-test-rl", "--hold", "-n", "1", "--wrap", "true")
+        try:
+            reason = d.client().job(job_id)["attempts"][0]["placed_reason"]
+            assert "the model steps aside: 1 of the last 1 jobs" in reason
+            assert "log_time_limit" in reason and "weighted places them" in reason
+            sites = json.loads(as_user(None, d, "hctl", "sites", "--json").stdout)["sites"]
+            assert "the model steps aside" in sites[0]["policy_status"]
+            assert "steps aside" in test_only("--time=10", "-n", "1")["reason"]
+        finally:
+            as_user("alice", d, "hcancel", job_id)

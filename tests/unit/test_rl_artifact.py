@@ -138,7 +138,7 @@ def test_rl_policy_runs_in_the_simulator_and_explains_its_choice(tmp_path: Path)
         assert d.reason.startswith("learned policy (bsld=1)")
 
 
-def test_rl_policy_takes_only_the_guard_option(tmp_path: Path) -> None:
+def test_rl_policy_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(HyperionError, match="has no option seed"):
         get_policy(f"rl:{tmp_path / 'm.hyp'}", seed=1)
     with pytest.raises(HyperionError, match="guard must be a number"):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import zipfile
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from hyperion.cli.main import main
 from hyperion.errors import HyperionError
 from hyperion.placement.heuristics import get_policy, policy_options
-from hyperion.placement.policy import Candidate
+from hyperion.placement.policy import Candidate, Decision, Policy
 from hyperion.rl.artifact import META, WEIGHTS
 from hyperion.rl.features import RANGE_FEATURES, job_features, job_range, outside_range
 from hyperion.rl.policy import FAMILIAR_WINDOW, LearnedPolicy
@@ -62,38 +64,56 @@ def test_job_range_and_outside_range_on_hand_built_vectors() -> None:
         job_range([])
 
 
+def _place(policy: Policy, job: JobRequest) -> Decision:
+    """What the daemon and the simulator do for a real job: record it, then decide."""
+    policy.record(job, 0.0)
+    return policy.decide(job, _cands(), 0.0)
+
+
 def test_model_steps_aside_while_most_recent_jobs_are_out_of_range(tmp_path: Path) -> None:
     path = tmp_path / "m.hyp"
     _model(path)
     policy = get_policy(f"rl:{path}")
     assert isinstance(policy, LearnedPolicy) and policy.status() is None
     for _ in range(N):  # in range: the model decides
-        assert policy.decide(_job(8), _cands(), 0.0).reason.startswith("learned policy")
+        assert _place(policy, _job(8)).reason.startswith("learned policy")
     for _ in range(N):  # as many out of range: still the model (not more than half)
-        d = policy.decide(_job(1024), _cands(), 0.0)
-        assert d.reason.startswith("learned policy")
-    d = policy.decide(_job(1024), _cands(), 0.0)
+        assert _place(policy, _job(1024)).reason.startswith("learned policy")
+    d = _place(policy, _job(1024))
     assert d.reason.startswith("weighted")  # the fallback's own reason, then why
     assert f"{N + 1} of the last {2 * N + 1} jobs" in d.reason
     assert "log_cpus 6.93" in d.reason and "weighted places them" in d.reason
     status = policy.status()
     assert status is not None and "the model steps aside" in status
+    # deciding without recording (hsub --test-only, re-placements) changes nothing
+    for _ in range(3 * N):
+        policy.decide(_job(4), _cands(), 0.0)
+    assert policy.status() == status
     # in-range jobs take over the window again: the model decides once they are the majority
     for _ in range(2):
-        policy.decide(_job(4), _cands(), 0.0)
+        _place(policy, _job(4))
     assert policy.status() is None
-    assert policy.decide(_job(4), _cands(), 0.0).reason.startswith("learned policy")
-    # the window forgets: after FAMILIAR_WINDOW in-range jobs, one odd job changes nothing
+    assert _place(policy, _job(4)).reason.startswith("learned policy")
+
+
+def test_the_window_forgets_old_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "m.hyp"
+    _model(path)
+    policy = get_policy(f"rl:{path}")
     for _ in range(FAMILIAR_WINDOW):
-        policy.decide(_job(4), _cands(), 0.0)
-    assert policy.decide(_job(4096), _cands(), 0.0).reason.startswith("learned policy")
+        _place(policy, _job(4))
+    for _ in range(FAMILIAR_WINDOW // 2):  # half of the window: not yet
+        assert _place(policy, _job(4096)).reason.startswith("learned policy")
+    # one more: the majority of the last FAMILIAR_WINDOW (with all history it would be a third)
+    d = _place(policy, _job(4096))
+    assert f"{FAMILIAR_WINDOW // 2 + 1} of the last {FAMILIAR_WINDOW} jobs" in d.reason
 
 
 def test_jobs_without_a_time_limit_are_out_of_range(tmp_path: Path) -> None:
     path = tmp_path / "m.hyp"
     _model(path)
     policy = get_policy(f"rl:{path}", fallback="earliest-start")
-    d = policy.decide(_job(4, limit=None), _cands(), 0.0)  # the first job: 1 of 1
+    d = _place(policy, _job(4, limit=None))  # the first job: 1 of 1
     assert "log_time_limit 0.00" in d.reason and "earliest-start places them" in d.reason
     assert d.site == "a"  # earliest-start's choice
 
@@ -104,7 +124,7 @@ def test_fallback_none_and_models_without_a_range_always_decide(tmp_path: Path) 
     _model(without, bounds=None)
     for policy in (get_policy(f"rl:{with_range}", fallback="none"), get_policy(f"rl:{without}")):
         for _ in range(N):
-            d = policy.decide(_job(4096), _cands(), 0.0)
+            d = _place(policy, _job(4096))
         assert d.reason.startswith("learned policy") and policy.status() is None
 
 
@@ -117,6 +137,10 @@ def test_fallback_none_and_models_without_a_range_always_decide(tmp_path: Path) 
         {},
         ["log_cpus", 0.0, 1.0],
         {"log_cpus": [float("nan"), 1.0]},
+        {"log_cpus": "38"},
+        {"log_cpus": [0.0, 1.0, 2.0]},
+        {"log_cpus": [False, True]},
+        {"log_cpus": [0.0, float("inf")]},
     ],
 )
 def test_a_damaged_job_range_is_refused(tmp_path: Path, bounds: object) -> None:
@@ -135,7 +159,7 @@ def test_a_damaged_job_range_is_refused(tmp_path: Path, bounds: object) -> None:
 def test_fallback_option_must_be_a_heuristic(tmp_path: Path) -> None:
     path = tmp_path / "m.hyp"
     _model(path)
-    for bad in ("rl", f"rl:{path}", "nope"):
+    for bad in ("rl", f"rl:{path}", "nope", 3, False):
         with pytest.raises(HyperionError, match="is not a heuristic"):
             get_policy(f"rl:{path}", fallback=bad)
     assert policy_options("rl") == policy_options(f"rl:{path}") == ["guard", "fallback"]
@@ -148,31 +172,40 @@ def test_the_shipped_model_records_its_training_range() -> None:
     meta = read_meta(default_model_path())
     assert set(meta["job_range"]) == set(RANGE_FEATURES)
     lo, hi = meta["job_range"]["log_cpus"]
-    assert 0.0 < lo < hi < 5.0  # trained on jobs of at most 64 cores
+    assert (lo, hi) == pytest.approx((math.log1p(1), math.log1p(64)))  # lublin:...:64: 1-64 cores
 
 
 def test_eval_passes_options_to_the_policies_that_take_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "m.hyp"
-    _model(path)
+    _model(path, {"log_cpus": [8.0, 9.0]})  # no job of the workload is in range
     cfg = write_sites(tmp_path, [16, 32, 8], core_hour=[0.1, 0.2, 0.3])
-    base = ["eval", "--trace", "lublin:60:1.0:32", "--sites", cfg, "--no-plot", "--json"]
-    out = tmp_path / "out"
-    rc = main([*base, "--policies", f"weighted,rl:{path}", "--option", "guard=0",
-               "--option", "fallback=none", "--out", str(out)])  # fmt: skip
-    assert rc == 0
-    rows = (out / "results.csv").read_text().splitlines()
-    assert len(rows) == 3  # header + one row per policy
+    base = ["eval", "--trace", "lublin:80:1.0:32", "--sites", cfg, "--no-plot", "--json"]
+
+    def rows(*option: str) -> dict[str, dict[str, str]]:
+        out = tmp_path / "out"
+        rc = main([*base, "--policies", f"earliest-start,rl:{path}", *option, "--out", str(out)])
+        assert rc == 0
+        with (out / "results.csv").open() as fh:
+            return {r["policy"]: r for r in csv.DictReader(fh)}
+
+    aside = rows("--option", "fallback=earliest-start")  # the model steps aside for every job
+    assert aside[f"rl:{path}"]["mean_wait"] == aside["earliest-start"]["mean_wait"]
+    own = rows("--option", "fallback=none", "--option", "guard=-1")  # the model decides all
+    assert own[f"rl:{path}"]["mean_wait"] != own["earliest-start"]["mean_wait"]
     capsys.readouterr()
     rc = main([*base, "--policies", "weighted,earliest-start", "--option", "guard=0",
-               "--out", str(out)])  # fmt: skip
+               "--out", str(tmp_path / "x")])  # fmt: skip
     assert rc != 0
     assert "--option guard: none of the policies weighted, earliest-start takes it" in (
         capsys.readouterr().err
     )
-    rc = main([*base, "--policies", f"rl:{path}", "--option", "fallback=rl", "--out", str(out)])
-    assert rc != 0 and "is not a heuristic" in capsys.readouterr().err
+    for bad in ("fallback=rl", "seed=5"):
+        rc = main([*base, "--policies", f"weighted,rl:{path}", "--option", bad,
+                   "--out", str(tmp_path / "x")])  # fmt: skip
+        assert rc != 0
+    assert not (tmp_path / "x").exists()  # refused before any simulation
 
 
 def test_bench_policy_counts_the_decisions_its_fallback_made(tmp_path: Path) -> None:
@@ -181,6 +214,7 @@ def test_bench_policy_counts_the_decisions_its_fallback_made(tmp_path: Path) -> 
     narrow, plain = tmp_path / "narrow.hyp", tmp_path / "plain.hyp"
     _model(narrow, {"log_cpus": [8.0, 9.0]})  # no bench job is that large
     _model(plain, bounds=None)
-    out = measure(str(narrow), sites=3, decisions=20, warmup=2)
-    assert out["stepped_aside"] == 20 and out["decisions"] == 20
-    assert measure(str(plain), sites=3, decisions=20, warmup=2)["stepped_aside"] == 0
+    with pytest.raises(HyperionError, match="stepped aside for every decision"):
+        measure(str(narrow), sites=3, decisions=20, warmup=2)
+    out = measure(str(plain), sites=3, decisions=20, warmup=2)
+    assert out["stepped_aside"] == 0 and out["decisions"] == 20
