@@ -4,6 +4,9 @@ A caller (``hyperiond`` or ``hyperion.sim``) builds one :class:`Candidate` per s
 partitions could ever fit the job, asks ``policy.decide(job, candidates, now)`` and gets a
 :class:`Decision`. Policies are pure: they read the candidates and return a choice with the
 per-site scores behind it, so ``hsub --test-only`` and the simulator can both explain it.
+Before that, for each real job (not a ``--test-only`` probe, not a re-placement), the caller
+calls ``policy.record(job, now)`` once: a policy may watch its workload there (the learned
+policy steps aside on one unlike its training) but never in ``decide``.
 
 Estimating the start time is the costliest input (live: ``sbatch --test-only`` per site; in the
 simulator: a backfill plan per site), so callers fill :attr:`Candidate.est_start` only when the
