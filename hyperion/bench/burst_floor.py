@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hyperion.bench.burst import BenchJob, generate_workload
+from hyperion.cli.common import parse_seeds
 from hyperion.errors import HyperionError
 
 #: (site, nodes, cores per node) of the testbed
@@ -165,10 +166,7 @@ def _ratio(value: float, base: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise HyperionError(f"--seeds {args.seeds!r}: expected comma-separated integers") from None
+    seeds = parse_seeds(args.seeds)
     if args.jobs <= 0 or args.gap < 0 or not seeds:
         raise HyperionError("need --jobs > 0, --gap >= 0 and at least one seed")
     rows = {s: floor(generate_workload(args.jobs, s), gap_s=args.gap) for s in seeds}

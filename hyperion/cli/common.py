@@ -28,6 +28,14 @@ def config_path(flag: str | None) -> Path:
     )
 
 
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
+    """Comma-separated integers (``0,1,2``); a clear error naming ``flag`` otherwise."""
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise HyperionError(f"{flag} {text!r}: expected comma-separated integers") from None
+
+
 def run_main(body: Callable[[], int], prog: str = "hyperion") -> int:
     """Run a command body; print user errors as messages (no traceback) with their exit code."""
     try:

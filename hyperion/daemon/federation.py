@@ -42,7 +42,13 @@ from hyperion.placement.policy import Candidate, Decision, Policy
 from hyperion.sites import SiteConnector, SubmitOutcomeUnknown, connect
 from hyperion.state import ledger, repo
 from hyperion.state.db import session
-from hyperion.state.models import Attempt, AttemptState, HyperionJobState, Job
+from hyperion.state.models import (
+    LIVE_ATTEMPT_STATES,
+    Attempt,
+    AttemptState,
+    HyperionJobState,
+    Job,
+)
 from hyperion.types import JobRequest, JobState, SiteState
 
 Log = Callable[..., None]
@@ -655,11 +661,9 @@ class Federation:
         key = site if site in self.config.sites else "(other)"
         with self._events_lock:
             self.events[key] = self.events.get(key, 0) + 1
+        where = site if site in self.conns else None  # unknown: any site
         with session(self.engine, write=False) as s:
-            live = repo.live_attempts_by_site(s)
-        attempts = (
-            live.get(site, []) if site in self.conns else [a for v in live.values() for a in v]
-        )
+            attempts = repo.attempts_in(s, LIVE_ATTEMPT_STATES, site=where)
         useful = any(not job_id or str(a.slurm_job_id) == job_id for a in attempts)
         if useful:
             self.poll_now.set()

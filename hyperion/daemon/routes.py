@@ -91,14 +91,13 @@ def routes(fed: Federation) -> list[Route]:
 
     def job_event(req: Request) -> Reply:
         fields = {}
-        for key in ("site", "cluster", "job_id"):
+        for key in ("site", "job_id"):
             value = req.body.get(key)
             if value is not None and (not isinstance(value, str | int) or len(str(value)) > 200):
                 raise ApiError(400, f"{key}: expected a short string", 'e.g. {"site": "alpha"}')
             fields[key] = None if value is None else str(value)
-        # a cluster named like no site (or no name at all): every site is polled
-        site = fields["site"] or fields["cluster"]
-        return 202, {"polled": fed.job_event(site, fields["job_id"])}
+        # a site named like none of Hyperion's (or no name at all): every site is polled
+        return 202, {"polled": fed.job_event(fields["site"], fields["job_id"])}
 
     def drain(req: Request) -> Reply:
         return 200, {"site": fed.set_drained(_site(req), True)}

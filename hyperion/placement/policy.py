@@ -69,6 +69,8 @@ class Policy(ABC):
     needs_forecast: bool = False
     #: set True when :meth:`decide` weighs carbon (then a decision on stale data says so)
     reads_carbon: bool = False
+    #: set True when :meth:`record` does something (the simulator then calls it per job)
+    watches_workload: bool = False
 
     @abstractmethod
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:

@@ -4,7 +4,7 @@
 (``"hyperion-model"``), ``version`` (:data:`VERSION`), ``feature_spec``
 (:data:`~hyperion.rl.features.FEATURE_SPEC`), ``arch`` (the network's sizes), ``objective``
 (its weights), ``training`` (data, sites, settings), ``job_range`` (``[min, max]`` of each
-job feature in the training demonstrations, :func:`~hyperion.rl.features.job_range`; the
+job feature over the training workloads, :func:`~hyperion.rl.train.workload_range`; the
 policy steps aside on workloads mostly outside it), ``curve`` (per-iteration returns),
 ``eval`` (the evaluation table), ``command`` (the exact command line) and ``created`` (UTC).
 ``weights.pt`` is the :class:`~hyperion.rl.model.PlacementModel` state dict (weights and

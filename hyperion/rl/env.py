@@ -41,7 +41,7 @@ from hyperion.placement.heuristics import CarbonAwarePolicy
 from hyperion.placement.policy import Candidate
 from hyperion.rl.features import JOB_FEATURES, OPTIONS, SITE_FEATURES, job_features, observe
 from hyperion.rl.objective import Objective
-from hyperion.sim.engine import Engine, Replay
+from hyperion.sim.engine import Engine, Replay, job_request
 from hyperion.sim.forecast import DEFAULT_FORECAST
 from hyperion.sim.job import SimJob
 from hyperion.sim.pool import Pool
@@ -93,6 +93,16 @@ class EnvConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def drawn(self) -> bool:
+        """Whether episodes differ by seed (generated workloads, ``also``, ``estimates=mixed``);
+        otherwise every episode replays one scenario."""
+        return (
+            bool(self.also)
+            or self.estimates == "mixed"
+            or any(w.startswith("lublin:") for w in self.workloads)
+        )
+
     def variant(self, seed: int) -> tuple[str | None, list[str], str | None]:
         """The site config, workloads and simulator file of the episode with this seed."""
         pick = random.Random(seed ^ 0x5EED).randrange(1 + len(self.also)) if self.also else 0
@@ -140,11 +150,7 @@ class PlacementEnv(gym.Env[Obs, int]):
         )
         self.action_space = gym.spaces.Discrete(n * OPTIONS)
         self._cache: Scenario | None = None
-        self._fixed = (  # one scenario for every episode: nothing is drawn per episode
-            not self.config.also
-            and self.config.estimates != "mixed"
-            and not any(w.startswith("lublin:") for w in self.config.workloads)
-        )
+        self._fixed = not self.config.drawn  # one scenario for every episode
         self.sites: list[SimSite] = []
         self.jobs: list[SimJob] = []
         self._steps: Replay | None = None
@@ -261,7 +267,7 @@ class PlacementEnv(gym.Env[Obs, int]):
         assert self._ask is not None and self._engine is not None
         job, options, now = self._ask
         cands = self._engine.candidates(job, options, now, estimate=True)
-        request: JobRequest = self._engine.request(job)
+        request: JobRequest = job_request(job)
         rows, targets = observe(request, cands, now)
         n, ns = self.config.max_sites, len(SITE_FEATURES)
         sites = np.zeros((n, ns), np.float32)

@@ -54,6 +54,7 @@ class LearnedPolicy(Policy):
     needs_start_estimate = True
     needs_forecast = True
     reads_carbon = True  # its features include the intensities
+    watches_workload = True  # record(): does its workload lie within its training range?
 
     def __init__(
         self, path: str, guard: float = GUARD_SLACK, fallback: str | None = DEFAULT_FALLBACK
@@ -63,9 +64,10 @@ class LearnedPolicy(Policy):
         self.objective = Objective(**self.meta["objective"])
         self.guard = float(guard)
         self.bounds = _bounds(path, self.meta.get("job_range"))
-        self._set_fallback(fallback)
+        self._watch(fallback)
 
-    def _set_fallback(self, fallback: str | None) -> None:
+    def _watch(self, fallback: str | None) -> None:
+        """The fallback heuristic and the window of recorded jobs (see the class docstring)."""
         from hyperion.placement.heuristics import get_policy  # heuristics imports this lazily
 
         self.fallback = get_policy(fallback) if fallback is not None else None
@@ -82,7 +84,7 @@ class LearnedPolicy(Policy):
         self.model, self.meta, self.name, self.objective = model, {}, name, objective
         self.guard = GUARD_SLACK
         self.bounds = None
-        self._set_fallback(None)
+        self._watch(None)
         return self
 
     def record(self, job: JobRequest, now: float) -> None:
@@ -115,8 +117,8 @@ class LearnedPolicy(Policy):
         return [s <= limit for s in starts]
 
     def decide(self, job: JobRequest, candidates: Sequence[Candidate], now: float) -> Decision:
-        aside = self.status()
-        if aside is not None and self.fallback is not None:
+        aside = self.status()  # None without a fallback
+        if aside is not None and self.fallback is not None:  # (the second test is for mypy)
             d = self.fallback.decide(job, candidates, now)
             return replace(d, reason=f"{d.reason} ({aside})")
         rows, targets = observe(job, candidates, now)

@@ -34,6 +34,7 @@ from hyperion.rl.objective import Objective
 from hyperion.rl.policy import LearnedPolicy
 from hyperion.rl.rllib_module import CRITIC, NET, PlacementRLModule, placement_state
 from hyperion.rl.warmstart import demonstrations, imitate, merge, normalisation
+from hyperion.sim.engine import job_request
 
 #: heuristics every trained model is compared with
 BASELINES = ("earliest-start", "least-loaded", "home", "carbon-aware")
@@ -44,12 +45,10 @@ RANGE_SCENARIOS = 10
 def workload_range(config: EnvConfig, seed: int) -> dict[str, list[float]]:
     """The job range (:func:`~hyperion.rl.features.job_range`) of the training workloads: every
     job of :data:`RANGE_SCENARIOS` scenarios drawn as episodes draw them (site mix and workload
-    by seed, ``--also`` pairs included)."""
-    from hyperion.sim.engine import job_request
-
+    by seed, ``--also`` pairs included); one scenario when every episode replays the same."""
     rows = [
         job_features(job_request(j), j.submit)
-        for k in range(RANGE_SCENARIOS)
+        for k in range(RANGE_SCENARIOS if config.drawn else 1)
         for j in config.scenario(seed + k).jobs
     ]
     return job_range(rows)

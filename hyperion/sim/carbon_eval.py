@@ -28,6 +28,7 @@ from typing import Any
 
 from rich.table import Table
 
+from hyperion.cli.common import parse_seeds
 from hyperion.errors import HyperionError
 from hyperion.placement.heuristics import get_policy, is_policy_name
 from hyperion.sim.bound import carbon_lower_bound
@@ -127,10 +128,7 @@ def run_carbon_eval(args: argparse.Namespace) -> int:
     specs = [parse_spec(p, forecast) for p in names.split(",") if p.strip()]
     if BASELINE not in [s.label for s in specs]:
         specs.insert(0, parse_spec(BASELINE, forecast))
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise HyperionError(f"--seeds {args.seeds!r}: expected comma-separated integers") from None
+    seeds = parse_seeds(args.seeds)
     share = args.flex_share if args.flex_share > 0 else 0.5
     modes = [("rigid", 0.0), ("flex", share)]
     workloads = args.trace or [DEFAULT_WORKLOAD]

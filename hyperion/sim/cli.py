@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from hyperion.cli.common import parse_seeds
 from hyperion.errors import HyperionError
 from hyperion.placement.heuristics import (
     POLICIES,
@@ -200,10 +201,7 @@ def run_eval(args: argparse.Namespace) -> int:
                 hint="hyperion sim --list-policies shows each policy's options",
             )
     per_policy = {n: {k: v for k, v in options.items() if k in policy_options(n)} for n in names}
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise HyperionError(f"--seeds {args.seeds!r}: expected comma-separated integers") from None
+    seeds = parse_seeds(args.seeds)
     for n in names:  # a bad option value (or model) is refused before any simulation
         make_policy(n, seeds[0] if seeds else 0, per_policy[n])
     if not args.trace:

@@ -53,9 +53,6 @@ class Engine:
         self.sites = list(sites)
         self.by_name = {s.name: s for s in self.sites}
         self.policy = policy
-        # the policy's record(), when it overrides Policy's no-op (it watches its workload)
-        rec = getattr(type(policy), "record", None)
-        self._record = None if rec is None or rec is Policy.record else policy.record
         self.dropped: list[SimJob] = []
         self.moved = 0
         self.held = 0
@@ -64,10 +61,6 @@ class Engine:
         )
 
     # -- placement -------------------------------------------------------------------------
-
-    def request(self, job: SimJob) -> JobRequest:
-        """The :class:`JobRequest` policies see for a simulated job."""
-        return job_request(job)
 
     def _candidates(self, job: SimJob, now: float) -> list[tuple[SimSite, Pool]]:
         out = []
@@ -109,7 +102,7 @@ class Engine:
     ) -> tuple[Pool, float]:
         """Ask the policy; returns the chosen pool and the time to submit there."""
         cands = self.candidates(job, options, now, estimate=self.policy.needs_start_estimate)
-        d = self.policy.decide(self.request(job), cands, now)
+        d = self.policy.decide(job_request(job), cands, now)
         return self.placement(d.site, d.not_before, options, now)
 
     def placement(
@@ -190,8 +183,8 @@ class Engine:
             job = order[ai]
             ai += 1
             now = job.submit
-            if self._record is not None:
-                self._record(self.request(job), now)
+            if self.policy.watches_workload:  # the workload, as the daemon records it
+                self.policy.record(job_request(job), now)
             if single and not (shifts and (job.flex or job.deadline is not None)):
                 site = self.sites[0]
                 pool_or_none = site.pool_for(job)

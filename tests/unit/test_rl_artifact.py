@@ -122,6 +122,10 @@ def test_rl_policy_runs_in_the_simulator_and_explains_its_choice(tmp_path: Path)
     class Spy:
         def __init__(self) -> None:
             self.name, self.needs_start_estimate = policy.name, True
+            self.watches_workload = True
+
+        def record(self, *args: object) -> None:
+            policy.record(*args)  # type: ignore[arg-type]
 
         def decide(self, *args: object) -> object:
             d = policy.decide(*args)  # type: ignore[arg-type]

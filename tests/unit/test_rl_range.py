@@ -32,10 +32,6 @@ SMALL = {
 }
 
 
-def _model(path: Path, bounds: object = SMALL) -> None:
-    tiny_model(path, bounds)
-
-
 def _cands() -> list[Candidate]:
     part = PartitionState("batch", 512, 0, 512, 0, 4096, 0, 4096, 0, 0, 0)
     return [
@@ -72,7 +68,7 @@ def _place(policy: Policy, job: JobRequest) -> Decision:
 
 def test_model_steps_aside_while_most_recent_jobs_are_out_of_range(tmp_path: Path) -> None:
     path = tmp_path / "m.hyp"
-    _model(path)
+    tiny_model(path, SMALL)
     policy = get_policy(f"rl:{path}")
     assert isinstance(policy, LearnedPolicy) and policy.status() is None
     for _ in range(N):  # in range: the model decides
@@ -98,7 +94,7 @@ def test_model_steps_aside_while_most_recent_jobs_are_out_of_range(tmp_path: Pat
 
 def test_the_window_forgets_old_jobs(tmp_path: Path) -> None:
     path = tmp_path / "m.hyp"
-    _model(path)
+    tiny_model(path, SMALL)
     policy = get_policy(f"rl:{path}")
     for _ in range(FAMILIAR_WINDOW):
         _place(policy, _job(4))
@@ -111,7 +107,7 @@ def test_the_window_forgets_old_jobs(tmp_path: Path) -> None:
 
 def test_jobs_without_a_time_limit_are_out_of_range(tmp_path: Path) -> None:
     path = tmp_path / "m.hyp"
-    _model(path)
+    tiny_model(path, SMALL)
     policy = get_policy(f"rl:{path}", fallback="earliest-start")
     d = _place(policy, _job(4, limit=None))  # the first job: 1 of 1
     assert "log_time_limit 0.00" in d.reason and "earliest-start places them" in d.reason
@@ -120,8 +116,8 @@ def test_jobs_without_a_time_limit_are_out_of_range(tmp_path: Path) -> None:
 
 def test_fallback_none_and_models_without_a_range_always_decide(tmp_path: Path) -> None:
     with_range, without = tmp_path / "with.hyp", tmp_path / "without.hyp"
-    _model(with_range)
-    _model(without, bounds=None)
+    tiny_model(with_range, SMALL)
+    tiny_model(without, bounds=None)
     for policy in (get_policy(f"rl:{with_range}", fallback="none"), get_policy(f"rl:{without}")):
         for _ in range(N):
             d = _place(policy, _job(4096))
@@ -145,7 +141,7 @@ def test_fallback_none_and_models_without_a_range_always_decide(tmp_path: Path) 
 )
 def test_a_damaged_job_range_is_refused(tmp_path: Path, bounds: object) -> None:
     path = tmp_path / "m.hyp"
-    _model(path)
+    tiny_model(path, SMALL)
     with zipfile.ZipFile(path) as z:
         meta, weights = json.loads(z.read(META)), z.read(WEIGHTS)
     meta["job_range"] = bounds
@@ -158,7 +154,7 @@ def test_a_damaged_job_range_is_refused(tmp_path: Path, bounds: object) -> None:
 
 def test_fallback_option_must_be_a_heuristic(tmp_path: Path) -> None:
     path = tmp_path / "m.hyp"
-    _model(path)
+    tiny_model(path, SMALL)
     for bad in ("rl", f"rl:{path}", "nope", 3, False):
         with pytest.raises(HyperionError, match="is not a heuristic"):
             get_policy(f"rl:{path}", fallback=bad)
@@ -179,7 +175,7 @@ def test_eval_passes_options_to_the_policies_that_take_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "m.hyp"
-    _model(path, {"log_cpus": [8.0, 9.0]})  # no job of the workload is in range
+    tiny_model(path, {"log_cpus": [8.0, 9.0]})  # no job of the workload is in range
     cfg = write_sites(tmp_path, [16, 32, 8], core_hour=[0.1, 0.2, 0.3])
     base = ["eval", "--trace", "lublin:80:1.0:32", "--sites", cfg, "--no-plot", "--json"]
 
@@ -212,8 +208,8 @@ def test_bench_policy_counts_the_decisions_its_fallback_made(tmp_path: Path) -> 
     from hyperion.bench.policy import measure
 
     narrow, plain = tmp_path / "narrow.hyp", tmp_path / "plain.hyp"
-    _model(narrow, {"log_cpus": [8.0, 9.0]})  # no bench job is that large
-    _model(plain, bounds=None)
+    tiny_model(narrow, {"log_cpus": [8.0, 9.0]})  # no bench job is that large
+    tiny_model(plain, bounds=None)
     with pytest.raises(HyperionError, match="stepped aside for every decision"):
         measure(str(narrow), sites=3, decisions=20, warmup=2)
     out = measure(str(plain), sites=3, decisions=20, warmup=2)
